@@ -1,0 +1,430 @@
+//! The TOML configuration: what a user writes, checked before anything runs.
+//!
+//! Every error names the file, the line and the field. Unknown fields are
+//! rejected so that a typo never silently falls back to a default.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default, rename = "transform")]
+    pub transforms: Vec<TransformConfig>,
+    #[serde(default, rename = "partitioner")]
+    pub partitioners: Vec<PartitionerConfig>,
+    /// The directory of the config file: relative `wasm` paths start here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `host:port,...`; absent means the embedded in-process cluster.
+    pub brokers: Option<String>,
+    pub linger_ms: u64,
+    /// `batch.size` in bytes.
+    pub batch_size: ByteSize,
+    /// `none`, `gzip`, `snappy` or `lz4`.
+    pub compression: String,
+    /// `all`, `1` or `0`.
+    pub acks: String,
+    pub idempotence: bool,
+    /// How long librdkafka keeps retrying a record before reporting it failed.
+    pub message_timeout_ms: u64,
+    /// Partitions and replication for topics a transform may route to.
+    pub default_partitions: i32,
+    pub default_replication: i16,
+    /// Any librdkafka producer property, passed through as is; wins over the
+    /// fields above.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            linger_ms: 20,
+            batch_size: ByteSize(1 << 20),
+            compression: "lz4".into(),
+            acks: "all".into(),
+            idempotence: true,
+            message_timeout_ms: 120_000,
+            default_partitions: 1,
+            default_replication: 1,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached; default `$XDG_CACHE_HOME/streamplug`.
+    pub cache_dir: Option<PathBuf>,
+    /// Pre-reserve instance slots (faster instantiation, more address space).
+    pub pooling_allocator: bool,
+    /// First restart delay after a plugin fails; doubles up to the maximum.
+    pub restart_backoff_ms: u64,
+    pub restart_backoff_max_ms: u64,
+    /// How long a source that said "nothing right now" waits by default.
+    pub idle_backoff_ms: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            pooling_allocator: true,
+            restart_backoff_ms: 100,
+            restart_backoff_max_ms: 30_000,
+            idle_backoff_ms: 50,
+        }
+    }
+}
+
+/// Limits that every plugin has, whatever its world.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// Linear memory a plugin instance may grow to.
+    pub memory: ByteSize,
+    /// CPU time one call may take before it is interrupted.
+    pub call_timeout_ms: u64,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            memory: ByteSize(64 << 20),
+            call_timeout_ms: 2_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: Spanned<String>,
+    pub wasm: Spanned<PathBuf>,
+    pub topic: Spanned<String>,
+    #[serde(default = "one")]
+    pub partitions: i32,
+    #[serde(default = "one_i16")]
+    pub replication: i16,
+    /// Topic-level configs used when the topic is created (e.g. `retention.ms`).
+    #[serde(default)]
+    pub topic_config: BTreeMap<String, String>,
+    #[serde(default = "no_transforms")]
+    pub transforms: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub partitioner: Option<Spanned<String>>,
+    /// Most records asked of the source per poll.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    #[serde(default = "default_in_flight_records")]
+    pub max_in_flight_records: u64,
+    #[serde(default = "default_in_flight_bytes")]
+    pub max_in_flight_bytes: ByteSize,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    #[serde(default)]
+    pub config: PluginSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    pub name: Spanned<String>,
+    pub wasm: Spanned<PathBuf>,
+    /// Topics, besides the source's own, this transform may route records to.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    #[serde(default)]
+    pub config: PluginSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionerConfig {
+    pub name: Spanned<String>,
+    pub wasm: Spanned<PathBuf>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    #[serde(default)]
+    pub config: PluginSettings,
+}
+
+fn no_transforms() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, Vec::new())
+}
+fn one() -> i32 {
+    1
+}
+fn one_i16() -> i16 {
+    1
+}
+fn default_batch_size() -> u32 {
+    1024
+}
+fn default_in_flight_records() -> u64 {
+    100_000
+}
+fn default_in_flight_bytes() -> ByteSize {
+    ByteSize(64 << 20)
+}
+
+/// A plugin's own settings: strings, numbers and booleans, handed to the
+/// plugin as strings.
+#[derive(Debug, Default, Clone)]
+pub struct PluginSettings(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for PluginSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let table = BTreeMap::<String, toml::Value>::deserialize(d)?;
+        let mut out = Vec::with_capacity(table.len());
+        for (k, v) in table {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "plugin setting `{k}` must be a string, number or boolean, not {}",
+                        other.type_str()
+                    )));
+                }
+            };
+            out.push((k, s));
+        }
+        Ok(Self(out))
+    }
+}
+
+/// A size in bytes, written as a number or as `"64MiB"`, `"1 GB"`, `"512KiB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size like 64MiB"))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1_000,
+            "kib" | "k" => 1 << 10,
+            "mb" => 1_000_000,
+            "mib" | "m" => 1 << 20,
+            "gb" => 1_000_000_000,
+            "gib" | "g" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("size `{s}` is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks config text; `path` names it in errors and anchors
+    /// relative plugin paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config
+            .validate(text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Where a plugin's `.wasm` lives, relative paths taken from the config's folder.
+    pub fn resolve(&self, wasm: &Path) -> PathBuf {
+        if wasm.is_absolute() {
+            wasm.to_path_buf()
+        } else {
+            self.base_dir.join(wasm)
+        }
+    }
+
+    pub fn transform(&self, name: &str) -> Option<&TransformConfig> {
+        self.transforms.iter().find(|t| *t.name.get_ref() == name)
+    }
+
+    pub fn partitioner(&self, name: &str) -> Option<&PartitionerConfig> {
+        self.partitioners.iter().find(|p| *p.name.get_ref() == name)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let at = |span: Range<usize>| line_of(text, span.start);
+        if self.sources.is_empty() {
+            return Err("no [[source]] is configured: nothing would be produced".into());
+        }
+        let mut names = HashSet::new();
+        let plugin_names = self
+            .sources
+            .iter()
+            .map(|s| &s.name)
+            .chain(self.transforms.iter().map(|t| &t.name))
+            .chain(self.partitioners.iter().map(|p| &p.name));
+        for name in plugin_names {
+            let n = name.get_ref();
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(format!(
+                    "line {}: field `name`: `{n}` must be non-empty and use only letters, digits, `-`, `_` and `.`",
+                    at(name.span())
+                ));
+            }
+            if !names.insert(n.as_str()) {
+                return Err(format!(
+                    "line {}: field `name`: plugin name `{n}` is used twice",
+                    at(name.span())
+                ));
+            }
+        }
+        for s in &self.sources {
+            let line = at(s.name.span());
+            check_topic_name(s.topic.get_ref())
+                .map_err(|e| format!("line {}: field `topic`: {e}", at(s.topic.span())))?;
+            if s.partitions < 1 {
+                return Err(format!(
+                    "source `{}` (line {line}): field `partitions` must be at least 1",
+                    s.name.get_ref()
+                ));
+            }
+            if s.batch_size == 0 || s.max_in_flight_records == 0 || s.max_in_flight_bytes.0 == 0 {
+                return Err(format!(
+                    "source `{}` (line {line}): `batch_size`, `max_in_flight_records` and `max_in_flight_bytes` must be above 0",
+                    s.name.get_ref()
+                ));
+            }
+            for t in s.transforms.get_ref() {
+                if self.transform(t).is_none() {
+                    return Err(format!(
+                        "line {}: field `transforms`: no [[transform]] is named `{t}`",
+                        at(s.transforms.span())
+                    ));
+                }
+            }
+            if let Some(p) = &s.partitioner
+                && self.partitioner(p.get_ref()).is_none()
+            {
+                return Err(format!(
+                    "line {}: field `partitioner`: no [[partitioner]] is named `{}`",
+                    at(p.span()),
+                    p.get_ref()
+                ));
+            }
+        }
+        for t in &self.transforms {
+            for topic in &t.topics {
+                check_topic_name(topic).map_err(|e| {
+                    format!("transform `{}`: field `topics`: {e}", t.name.get_ref())
+                })?;
+            }
+        }
+        let wasm_paths = self
+            .sources
+            .iter()
+            .map(|s| &s.wasm)
+            .chain(self.transforms.iter().map(|t| &t.wasm))
+            .chain(self.partitioners.iter().map(|p| &p.wasm));
+        for wasm in wasm_paths {
+            let resolved = self.resolve(wasm.get_ref());
+            if !resolved.is_file() {
+                return Err(format!(
+                    "line {}: field `wasm`: plugin file {} does not exist",
+                    at(wasm.span()),
+                    resolved.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Kafka's own rule for topic names.
+fn check_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
+        return Err(format!(
+            "`{name}` is not a valid topic name (1 to 249 characters, not `.` or `..`)"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c)))
+    {
+        return Err(format!(
+            "topic `{name}` has `{c}`; topic names use only letters, digits, `.`, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests;

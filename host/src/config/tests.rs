@@ -1,0 +1,142 @@
+use std::io::Write;
+
+use super::*;
+
+/// A folder with a config file and a plugin file it can refer to.
+fn setup(toml: &str) -> (tempfile_lite::Dir, PathBuf) {
+    let dir = tempfile_lite::Dir::new();
+    std::fs::write(dir.path().join("p.wasm"), b"\0asm").unwrap();
+    let path = dir.path().join("streamplug.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(toml.as_bytes())
+        .unwrap();
+    (dir, path)
+}
+
+const MINIMAL: &str = r#"
+[[source]]
+name = "gen"
+wasm = "p.wasm"
+topic = "events"
+"#;
+
+#[test]
+fn minimal_config_gets_throughput_defaults() {
+    let (_d, path) = setup(MINIMAL);
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.kafka.brokers, None);
+    assert_eq!((c.kafka.acks.as_str(), c.kafka.idempotence), ("all", true));
+    let s = &c.sources[0];
+    assert_eq!((s.partitions, s.batch_size), (1, 1024));
+    assert_eq!(s.limits.memory, ByteSize(64 << 20));
+    assert_eq!(
+        c.resolve(s.wasm.get_ref()),
+        path.parent().unwrap().join("p.wasm")
+    );
+}
+
+#[test]
+fn unknown_field_names_file_line_and_field() {
+    let (_d, path) = setup(&format!("{MINIMAL}batch_sise = 10\n"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("streamplug.toml"), "{err}");
+    assert!(err.contains("line 6"), "{err}");
+    assert!(err.contains("unknown field `batch_sise`"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let (_d, path) = setup(&MINIMAL.replace(
+        "topic = \"events\"",
+        "topic = \"events\"\npartitions = \"three\"",
+    ));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("line 6") && err.contains("partitions"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_transform_and_plugin_file_are_named() {
+    let (_d, path) = setup(&format!("{MINIMAL}transforms = [\"nope\"]\n"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("line 6: field `transforms`: no [[transform]] is named `nope`"),
+        "{err}"
+    );
+
+    let (_d, path) = setup(&MINIMAL.replace("p.wasm", "missing.wasm"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("line 4: field `wasm`") && err.contains("missing.wasm does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_names_and_bad_topics_are_rejected() {
+    let (_d, path) = setup(&format!("{MINIMAL}{MINIMAL}"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("line 8: field `name`: plugin name `gen` is used twice"),
+        "{err}"
+    );
+
+    let (_d, path) = setup(&MINIMAL.replace("events", "bad topic"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("line 5: field `topic`"), "{err}");
+}
+
+#[test]
+fn plugin_settings_become_strings_and_sizes_parse() {
+    let (_d, path) = setup(&format!(
+        "{MINIMAL}max_in_flight_bytes = \"2MiB\"\nlimits = {{ memory = \"16 MiB\", call_timeout_ms = 50 }}\n\
+         [source.config]\ncount = 10\nrate = 2.5\nname = \"x\"\nflag = true\n"
+    ));
+    let c = Config::load(&path).unwrap();
+    let s = &c.sources[0];
+    assert_eq!(s.max_in_flight_bytes, ByteSize(2 << 20));
+    assert_eq!(
+        (s.limits.memory, s.limits.call_timeout_ms),
+        (ByteSize(16 << 20), 50)
+    );
+    let settings: BTreeMap<_, _> = s.config.0.iter().cloned().collect();
+    assert_eq!(settings["count"], "10");
+    assert_eq!(settings["rate"], "2.5");
+    assert_eq!(settings["name"], "x");
+    assert_eq!(settings["flag"], "true");
+    assert!("12 parsecs".parse::<ByteSize>().is_err());
+}
+
+/// A self-deleting temporary folder (no extra dependency for one use).
+mod tempfile_lite {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "streamplug-config-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! streamplug: runs sandboxed WebAssembly plugins (sources, transforms,
+//! partitioners) and produces what they make to Kafka through one shared,
+//! batched, idempotent producer.
+//!
+//! - [`config`]: the TOML file.
+//! - [`plugin`]: loading, caching, sandboxing plugins.
+//! - [`pipeline`]: moving batches from sources to the producer.
+//! - [`producer`]: the shared producer, in-flight caps, topics.
+//! - [`runtime`]: `streamplug run` from start to summary.
+
+pub mod config;
+pub mod engine;
+pub mod pipeline;
+pub mod plugin;
+pub mod producer;
+pub mod runtime;
+pub mod stats;
+
+pub use config::Config;
+pub use stats::Summary;

@@ -1,0 +1,10 @@
+//! Pipelines: each source, its transforms and partitioner, feeding the
+//! shared producer from a thread of its own.
+
+pub mod stage;
+pub mod stop;
+pub mod worker;
+
+pub use stage::{Backoff, PluginSpec};
+pub use stop::Stop;
+pub use worker::{Pipeline, PipelineEnv, PipelineSpec};

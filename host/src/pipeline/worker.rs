@@ -1,0 +1,337 @@
+//! Where records are batched and moved: one thread per source drives
+//! source → transforms → partitioner → the shared producer, one batch at a
+//! time, within its in-flight caps.
+
+// Batches are `Vec<u8>` because the generated bindings take `&Vec<u8>`.
+#![allow(clippy::ptr_arg)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use streamplug_codec::{BatchReader, BatchWriter};
+use wasmtime::Engine;
+
+use super::stage::{Backoff, PluginSpec, Stage};
+use super::stop::Stop;
+use crate::plugin::bindings::PollResult;
+use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
+use crate::producer::{RecordSink, SharedProducer};
+use crate::stats::PluginStats;
+
+pub struct PipelineSpec {
+    pub source: PluginSpec,
+    pub transforms: Vec<PluginSpec>,
+    pub partitioner: Option<PluginSpec>,
+    /// The source's topic: where records without a topic of their own go.
+    pub topic: String,
+    /// Every topic this pipeline may produce to, with its partition count.
+    pub topics: HashMap<String, u32>,
+    pub batch_size: u32,
+    pub sink: Arc<RecordSink>,
+}
+
+pub struct PipelineEnv {
+    pub engine: Engine,
+    pub producer: Arc<SharedProducer>,
+    pub stop: Arc<Stop>,
+    pub backoff: Backoff,
+    pub idle: Duration,
+}
+
+pub struct Pipeline {
+    source: Stage<SourceInstance>,
+    transforms: Vec<Stage<TransformInstance>>,
+    partitioner: Option<Stage<PartitionerInstance>>,
+    topic: String,
+    topics: HashMap<String, u32>,
+    batch_size: u32,
+    sink: Arc<RecordSink>,
+    env: PipelineEnv,
+}
+
+/// What became of a batch on its way through the transforms.
+enum Transformed {
+    Batch(Vec<u8>),
+    /// Every record has been counted (failed or dropped) already.
+    Gone,
+}
+
+impl Pipeline {
+    pub fn new(spec: PipelineSpec, env: PipelineEnv) -> Self {
+        let b = env.backoff;
+        Self {
+            source: Stage::new(spec.source, b),
+            transforms: spec
+                .transforms
+                .into_iter()
+                .map(|t| Stage::new(t, b))
+                .collect(),
+            partitioner: spec.partitioner.map(|p| Stage::new(p, b)),
+            topic: spec.topic,
+            topics: spec.topics,
+            batch_size: spec.batch_size,
+            sink: spec.sink,
+            env,
+        }
+    }
+
+    /// Runs until the source finishes or the stop signal is raised. Every
+    /// batch taken from the source is handed over (or counted as failed)
+    /// before this returns.
+    pub fn run(mut self) {
+        let name = self.source.spec.name.clone();
+        let stats = self.source.spec.stats.clone();
+        loop {
+            if self.env.stop.is_raised() {
+                break;
+            }
+            let Some(room) = self
+                .sink
+                .in_flight
+                .wait_for_room(u64::from(self.batch_size), &self.env.stop)
+            else {
+                break;
+            };
+            let Some(source) = self.source.get(&self.env.engine, &self.env.stop) else {
+                break;
+            };
+            match source.poll(room as u32) {
+                Ok(PollResult::Records(batch)) => {
+                    self.source.healthy();
+                    match check_batch(&batch, Some(room)) {
+                        Ok(n) => {
+                            PluginStats::add(&stats.records_in, u64::from(n));
+                            if let Transformed::Batch(out) = self.transform(batch, n) {
+                                self.produce(&out);
+                            }
+                        }
+                        Err(why) => {
+                            let e = PluginError::Failed(format!("invalid output from poll: {why}"));
+                            if self.source.fail(&e, &self.env.stop) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(PollResult::Idle(ms)) => {
+                    self.source.healthy();
+                    let wait = if ms == 0 {
+                        self.env.idle
+                    } else {
+                        Duration::from_millis(u64::from(ms))
+                    };
+                    self.env.stop.sleep(wait);
+                }
+                Ok(PollResult::Finished) => {
+                    tracing::info!(plugin = &*name, "source finished");
+                    break;
+                }
+                Err(PluginError::Returned(msg)) => {
+                    PluginStats::add(&stats.errors, 1);
+                    tracing::warn!(plugin = &*name, "poll returned an error: {msg}");
+                    self.env.stop.sleep(self.env.backoff.initial);
+                }
+                Err(e) => {
+                    if self.source.fail(&e, &self.env.stop) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a batch through the transforms. A transform that fails is
+    /// restarted and given the same batch again, so no record is lost to a
+    /// crash; one that returns an error has the batch's records counted as
+    /// failed with its message.
+    fn transform(&mut self, mut batch: Vec<u8>, mut count: u32) -> Transformed {
+        for stage in &mut self.transforms {
+            let stats = stage.spec.stats.clone();
+            loop {
+                let Some(t) = stage.get(&self.env.engine, &self.env.stop) else {
+                    let cause =
+                        format!("shutdown while transform `{}` was failing", stage.spec.name);
+                    self.sink.stats.fail(u64::from(count), &cause);
+                    return Transformed::Gone;
+                };
+                match t.process(&batch) {
+                    Ok(out) => match check_batch(&out, None) {
+                        Ok(n) => {
+                            stage.healthy();
+                            PluginStats::add(&stats.records_in, u64::from(count));
+                            PluginStats::add(&stats.records_out, u64::from(n));
+                            batch = out;
+                            count = n;
+                            break;
+                        }
+                        Err(why) => {
+                            let e =
+                                PluginError::Failed(format!("invalid output from process: {why}"));
+                            stage.fail(&e, &self.env.stop);
+                        }
+                    },
+                    Err(PluginError::Returned(msg)) => {
+                        PluginStats::add(&stats.errors, 1);
+                        let cause =
+                            format!("transform `{}` returned an error: {msg}", stage.spec.name);
+                        tracing::warn!(plugin = &*stage.spec.name, "{cause}");
+                        self.sink.stats.fail(u64::from(count), &cause);
+                        return Transformed::Gone;
+                    }
+                    Err(e) => {
+                        stage.fail(&e, &self.env.stop);
+                    }
+                }
+            }
+        }
+        Transformed::Batch(batch)
+    }
+
+    /// Hands a (valid) batch to the producer, record by record.
+    fn produce(&mut self, batch: &Vec<u8>) {
+        let partitions = match self.partition(batch) {
+            Ok(p) => p,
+            Err(cause) => {
+                let n = BatchReader::new(batch).map_or(0, |r| r.len());
+                self.sink.stats.fail(u64::from(n), &cause);
+                return;
+            }
+        };
+        let Ok(reader) = BatchReader::new(batch) else {
+            return;
+        };
+        let stats = &self.sink.stats;
+        let mut produced = 0;
+        for (i, record) in reader.enumerate() {
+            let Ok(record) = record else { break };
+            let topic = record.topic.unwrap_or(&self.topic);
+            let Some(&count) = self.topics.get(topic) else {
+                stats.fail(
+                    1,
+                    &format!("topic `{topic}` is not one this pipeline may produce to"),
+                );
+                continue;
+            };
+            let partition = match (record.partition, partitions.get(i).copied().flatten()) {
+                (Some(p), _) if p < 0 || p as u32 >= count => {
+                    stats.fail(
+                        1,
+                        &format!("record asks for partition {p}, topic `{topic}` has {count}"),
+                    );
+                    continue;
+                }
+                (Some(p), _) => Some(p),
+                (None, Some(p)) if p >= count => {
+                    stats.fail(
+                        1,
+                        &format!("partitioner chose partition {p}, topic `{topic}` has {count}"),
+                    );
+                    continue;
+                }
+                (None, Some(p)) => Some(p as i32),
+                (None, None) => None,
+            };
+            match self
+                .env
+                .producer
+                .send(&self.sink, topic, &record, partition)
+            {
+                Ok(()) => produced += 1,
+                Err(cause) => stats.fail(1, &cause),
+            }
+        }
+        PluginStats::add(&stats.produced, produced);
+    }
+
+    /// The partitioner's choice for each record, grouped by topic so that it
+    /// sees each topic's partition count. Empty when there is no partitioner.
+    fn partition(&mut self, batch: &Vec<u8>) -> Result<Vec<Option<u32>>, String> {
+        let Some(stage) = self.partitioner.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let reader = BatchReader::new(batch).map_err(|e| e.to_string())?;
+        let n = reader.len() as usize;
+        // Records per topic, in batch order; most batches have one topic.
+        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, r) in reader.enumerate() {
+            let topic = r.map_err(|e| e.to_string())?.topic.unwrap_or(&self.topic);
+            match groups.iter_mut().find(|(t, _)| *t == topic) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((topic, vec![i])),
+            }
+        }
+        let mut out = vec![None; n];
+        for (topic, indices) in groups {
+            let Some(&count) = self.topics.get(topic) else {
+                continue;
+            };
+            let sub;
+            let input = if indices.len() == n {
+                batch
+            } else {
+                let mut w = BatchWriter::new();
+                let records: Vec<_> = BatchReader::new(batch)
+                    .map_err(|e| e.to_string())?
+                    .collect();
+                for &i in &indices {
+                    if let Some(Ok(r)) = records.get(i) {
+                        w.push(r);
+                    }
+                }
+                sub = w.finish();
+                &sub
+            };
+            let chosen = loop {
+                let Some(p) = stage.get(&self.env.engine, &self.env.stop) else {
+                    return Err(format!(
+                        "shutdown while partitioner `{}` was failing",
+                        stage.spec.name
+                    ));
+                };
+                match p.partition(topic, count, input) {
+                    Ok(v) if v.len() == indices.len() => {
+                        stage.healthy();
+                        break v;
+                    }
+                    Ok(v) => {
+                        let e = PluginError::Failed(format!(
+                            "invalid output from partition: {} partitions for {} records",
+                            v.len(),
+                            indices.len()
+                        ));
+                        stage.fail(&e, &self.env.stop);
+                    }
+                    Err(PluginError::Returned(msg)) => {
+                        PluginStats::add(&stage.spec.stats.errors, 1);
+                        return Err(format!(
+                            "partitioner `{}` returned an error: {msg}",
+                            stage.spec.name
+                        ));
+                    }
+                    Err(e) => {
+                        stage.fail(&e, &self.env.stop);
+                    }
+                }
+            };
+            for (i, p) in indices.into_iter().zip(chosen) {
+                out[i] = Some(p);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Checks a batch from a plugin: well formed, and no larger than asked.
+fn check_batch(batch: &[u8], max: Option<u64>) -> Result<u32, String> {
+    let reader = BatchReader::new(batch).map_err(|e| e.to_string())?;
+    let n = reader.len();
+    if let Some(max) = max
+        && u64::from(n) > max
+    {
+        return Err(format!(
+            "{n} records returned, at most {max} were asked for"
+        ));
+    }
+    reader.validate().map_err(|e| e.to_string())
+}

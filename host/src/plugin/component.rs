@@ -1,0 +1,181 @@
+//! Where plugins are loaded: read a `.wasm`, compile it (or load it from the
+//! cache), find which world it implements and link it against the host, so
+//! that instances can later be made from a ready template.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::bindings::{partitioner, source, transform};
+use super::cache::{CompileCache, Origin, content_hash};
+use super::host::HostState;
+
+/// The three kinds of plugin, one per WIT world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    Source,
+    Transform,
+    Partitioner,
+}
+
+impl World {
+    /// The export that identifies the world.
+    fn marker_export(self) -> &'static str {
+        match self {
+            World::Source => "poll",
+            World::Transform => "process",
+            World::Partitioner => "partition",
+        }
+    }
+
+    const ALL: [World; 3] = [World::Source, World::Transform, World::Partitioner];
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            World::Source => "source",
+            World::Transform => "transform",
+            World::Partitioner => "partitioner",
+        })
+    }
+}
+
+/// A template to instantiate a plugin from, type-checked against its world.
+pub(crate) enum Template {
+    Source(source::SourcePre<HostState>),
+    Transform(transform::TransformPre<HostState>),
+    Partitioner(partitioner::PartitionerPre<HostState>),
+}
+
+/// A plugin file, compiled, checked and linked: ready to instantiate.
+pub struct LoadedPlugin {
+    pub path: std::path::PathBuf,
+    /// sha256 of the file's bytes.
+    pub hash: String,
+    pub world: World,
+    pub origin: Origin,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub(crate) template: Template,
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("path", &self.path)
+            .field("world", &self.world)
+            .finish()
+    }
+}
+
+/// The linker every plugin is checked and instantiated against.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    // All of WASI is linked so that standard-library guests instantiate; the
+    // context denies everything but clocks and random (see host.rs).
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(|e| anyhow!("cannot link WASI: {e:#}"))?;
+    source::streamplug::plugin::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(|e| anyhow!("cannot link the log interface: {e:#}"))?;
+    Ok(linker)
+}
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
+/// Loads a plugin file; the error says exactly why it is not a valid plugin.
+pub fn load(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    cache: &CompileCache,
+    path: &Path,
+) -> Result<Arc<LoadedPlugin>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read plugin file {}", path.display()))?;
+    load_bytes(engine, linker, cache, path, &bytes)
+        .with_context(|| format!("{} is not a valid streamplug plugin", path.display()))
+}
+
+fn load_bytes(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    cache: &CompileCache,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Arc<LoadedPlugin>> {
+    match bytes.get(..8) {
+        Some(h) if &h[..4] == WASM_MAGIC && h[4..] == [1, 0, 0, 0] => bail!(
+            "it is a core WebAssembly module, not a component: build it with `--target wasm32-wasip2` \
+             (or wrap it with `wasm-tools component new`)"
+        ),
+        Some(h) if &h[..4] == WASM_MAGIC => {}
+        _ => bail!("it is not WebAssembly (no `\\0asm` header)"),
+    }
+    let hash = content_hash(bytes);
+    let (component, origin) = cache
+        .load(engine, bytes, &hash)
+        .context("it does not compile")?;
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let export_names: Vec<&str> = ty.exports(engine).map(|(n, _)| n).collect();
+    let worlds: Vec<World> = World::ALL
+        .into_iter()
+        .filter(|w| export_names.contains(&w.marker_export()))
+        .collect();
+    let world = match worlds.as_slice() {
+        [w] => *w,
+        [] => bail!(
+            "it exports none of `poll` (source), `process` (transform) or `partition` (partitioner); \
+             its exports are: {}",
+            list_or_none(&export_names)
+        ),
+        many => bail!(
+            "it exports the functions of several worlds ({many:?}); a plugin implements exactly one"
+        ),
+    };
+    let pre = linker.instantiate_pre(&component).map_err(|e| {
+        anyhow!("it imports something streamplug does not provide: {e:#} (plugins may import `streamplug:plugin/log` and WASI only)")
+    })?;
+    let typed = |e: wasmtime::Error| {
+        anyhow!("its exports do not match the `{world}` world of streamplug:plugin@0.1.0: {e:#}")
+    };
+    let template = match world {
+        World::Source => Template::Source(source::SourcePre::new(pre).map_err(typed)?),
+        World::Transform => Template::Transform(transform::TransformPre::new(pre).map_err(typed)?),
+        World::Partitioner => {
+            Template::Partitioner(partitioner::PartitionerPre::new(pre).map_err(typed)?)
+        }
+    };
+    Ok(Arc::new(LoadedPlugin {
+        path: path.to_path_buf(),
+        hash,
+        world,
+        origin,
+        imports,
+        exports,
+        template,
+    }))
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}

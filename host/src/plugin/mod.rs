@@ -1,0 +1,12 @@
+//! Plugins: loading and validating components, the compile cache, the
+//! sandbox each instance runs in, and the host functions it may call.
+
+pub mod bindings;
+pub mod cache;
+pub mod component;
+pub mod host;
+pub mod sandbox;
+
+pub use cache::{CompileCache, Origin};
+pub use component::{LoadedPlugin, World, linker, load};
+pub use sandbox::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};

@@ -1,0 +1,223 @@
+//! One plugin instance in its own store: memory cap, CPU deadline per call,
+//! and failures turned into errors that name their cause.
+//!
+//! A trap leaves a store unusable ("cannot enter component instance"), so any
+//! failure other than the plugin's own `err` means: drop this instance and
+//! make a new one from the template.
+//!
+//! Batches are taken as `&Vec<u8>` because that is what the generated
+//! bindings of `type batch = list<u8>` ask for.
+#![allow(clippy::ptr_arg)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use wasmtime::{Engine, Store, Trap};
+
+use super::bindings::{PollResult, partitioner, source, transform};
+use super::component::{LoadedPlugin, Template};
+use super::host::HostState;
+use crate::config::PluginLimits;
+use crate::engine::deadline_ticks;
+
+/// Why a call into a plugin did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginError {
+    /// The plugin returned `err`; the instance is intact and may be called again.
+    Returned(String),
+    /// The instance trapped, hit a limit or broke the contract: replace it.
+    Failed(String),
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginError::Returned(m) => write!(f, "plugin returned an error: {m}"),
+            PluginError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+struct Sandbox {
+    store: Store<HostState>,
+    limits: PluginLimits,
+}
+
+impl Sandbox {
+    fn new(engine: &Engine, name: Arc<str>, limits: PluginLimits) -> Self {
+        let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
+        let mut store = Store::new(engine, HostState::new(name, memory_cap));
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        Self { store, limits }
+    }
+
+    /// Runs one call with a fresh CPU deadline, sorting out what went wrong.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, PluginError> {
+        self.store.data_mut().limiter.denied = None;
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.limits.call_timeout_ms));
+        match f(&mut self.store) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(msg)) => Err(PluginError::Returned(msg)),
+            Err(e) => Err(PluginError::Failed(self.cause(&e))),
+        }
+    }
+
+    fn cause(&self, e: &wasmtime::Error) -> String {
+        let state = self.store.data();
+        if let Some(asked) = state.limiter.denied {
+            return format!(
+                "memory limit exceeded: the plugin tried to grow its memory to {} MiB, its limit is {} MiB",
+                asked >> 20,
+                state.limiter.cap >> 20
+            );
+        }
+        let stderr = state
+            .last_stderr
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!(
+                "CPU time limit exceeded: a call ran longer than {} ms and was interrupted",
+                self.limits.call_timeout_ms
+            ),
+            Some(trap) if stderr.is_empty() => format!("trapped: {trap}"),
+            Some(trap) => format!("trapped: {trap} (last stderr line: {stderr})"),
+            None => format!("failed: {e:#}"),
+        }
+    }
+
+    fn instantiate<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        self.call(|s| f(s).map(Ok)).map_err(|e| match e {
+            PluginError::Failed(m) => PluginError::Failed(format!("cannot instantiate: {m}")),
+            other => other,
+        })
+    }
+}
+
+fn init_failed(e: PluginError) -> PluginError {
+    match e {
+        PluginError::Returned(m) => PluginError::Returned(format!("init refused its config: {m}")),
+        PluginError::Failed(m) => PluginError::Failed(format!("init {m}")),
+    }
+}
+
+/// A running source plugin.
+pub struct SourceInstance {
+    sandbox: Sandbox,
+    bindings: source::Source,
+}
+
+impl SourceInstance {
+    /// Instantiates the plugin and calls its `init`.
+    pub fn start(
+        engine: &Engine,
+        plugin: &LoadedPlugin,
+        name: Arc<str>,
+        limits: PluginLimits,
+        config: &Vec<(String, String)>,
+    ) -> Result<Self, PluginError> {
+        let Template::Source(pre) = &plugin.template else {
+            return Err(PluginError::Failed(format!(
+                "{} is a {} plugin, not a source",
+                plugin.path.display(),
+                plugin.world
+            )));
+        };
+        let mut sandbox = Sandbox::new(engine, name, limits);
+        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
+        sandbox
+            .call(|s| bindings.call_init(s, config))
+            .map_err(init_failed)?;
+        Ok(Self { sandbox, bindings })
+    }
+
+    pub fn poll(&mut self, max_records: u32) -> Result<PollResult, PluginError> {
+        let b = &self.bindings;
+        self.sandbox.call(|s| b.call_poll(s, max_records))
+    }
+}
+
+/// A running transform plugin.
+pub struct TransformInstance {
+    sandbox: Sandbox,
+    bindings: transform::Transform,
+}
+
+impl TransformInstance {
+    pub fn start(
+        engine: &Engine,
+        plugin: &LoadedPlugin,
+        name: Arc<str>,
+        limits: PluginLimits,
+        config: &Vec<(String, String)>,
+    ) -> Result<Self, PluginError> {
+        let Template::Transform(pre) = &plugin.template else {
+            return Err(PluginError::Failed(format!(
+                "{} is a {} plugin, not a transform",
+                plugin.path.display(),
+                plugin.world
+            )));
+        };
+        let mut sandbox = Sandbox::new(engine, name, limits);
+        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
+        sandbox
+            .call(|s| bindings.call_init(s, config))
+            .map_err(init_failed)?;
+        Ok(Self { sandbox, bindings })
+    }
+
+    pub fn process(&mut self, batch: &Vec<u8>) -> Result<Vec<u8>, PluginError> {
+        let b = &self.bindings;
+        self.sandbox.call(|s| b.call_process(s, batch))
+    }
+}
+
+/// A running partitioner plugin.
+pub struct PartitionerInstance {
+    sandbox: Sandbox,
+    bindings: partitioner::Partitioner,
+}
+
+impl PartitionerInstance {
+    pub fn start(
+        engine: &Engine,
+        plugin: &LoadedPlugin,
+        name: Arc<str>,
+        limits: PluginLimits,
+        config: &Vec<(String, String)>,
+    ) -> Result<Self, PluginError> {
+        let Template::Partitioner(pre) = &plugin.template else {
+            return Err(PluginError::Failed(format!(
+                "{} is a {} plugin, not a partitioner",
+                plugin.path.display(),
+                plugin.world
+            )));
+        };
+        let mut sandbox = Sandbox::new(engine, name, limits);
+        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
+        sandbox
+            .call(|s| bindings.call_init(s, config))
+            .map_err(init_failed)?;
+        Ok(Self { sandbox, bindings })
+    }
+
+    pub fn partition(
+        &mut self,
+        topic: &str,
+        partition_count: u32,
+        batch: &Vec<u8>,
+    ) -> Result<Vec<u32>, PluginError> {
+        let b = &self.bindings;
+        self.sandbox
+            .call(|s| b.call_partition(s, topic, partition_count, batch))
+    }
+}

@@ -1,0 +1,11 @@
+//! Kafka: one shared producer for every plugin, per-plugin in-flight caps,
+//! topic creation, and the embedded cluster for runs without a broker.
+
+pub mod embedded;
+pub mod inflight;
+pub mod settings;
+pub mod shared;
+pub mod topics;
+
+pub use inflight::InFlight;
+pub use shared::{RecordSink, SharedProducer};

@@ -1,0 +1,156 @@
+//! The one producer every plugin shares, and the routing of each delivery
+//! report back to the source that made the record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use streamplug_codec::RecordRef;
+
+use super::inflight::InFlight;
+use crate::stats::PluginStats;
+
+/// Where delivery reports of one source's records go.
+pub struct RecordSink {
+    pub plugin: Arc<str>,
+    pub stats: Arc<PluginStats>,
+    pub in_flight: InFlight,
+}
+
+/// Routes delivery reports: the opaque of every record is its source's sink.
+pub struct DeliveryRouter;
+
+impl ClientContext for DeliveryRouter {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Connection trouble is reported here and retried by librdkafka;
+        // records only fail through delivery reports.
+        tracing::warn!("kafka: {error}: {reason}");
+    }
+}
+
+impl ProducerContext for DeliveryRouter {
+    type DeliveryOpaque = Arc<RecordSink>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sink: Arc<RecordSink>) {
+        // Runs on librdkafka's polling thread: counters only, no blocking.
+        let (message, error) = match result {
+            Ok(m) => (m, None),
+            Err((e, m)) => (m, Some(e)),
+        };
+        let bytes = message_bytes(message);
+        sink.in_flight.release(1, bytes);
+        match error {
+            None => {
+                PluginStats::add(&sink.stats.delivered, 1);
+                PluginStats::add(&sink.stats.bytes, bytes);
+            }
+            Some(e) => {
+                let cause = format!("refused by Kafka for topic `{}`: {e}", message.topic());
+                if sink.stats.failed.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                    tracing::error!(plugin = &*sink.plugin, "record failed: {cause}");
+                }
+                sink.stats.fail(1, &cause);
+            }
+        }
+    }
+}
+
+/// Payload bytes of a record as the in-flight caps count them: key, value,
+/// header names and values (the same figure as `RecordRef::payload_len`).
+fn message_bytes<M: Message>(m: &M) -> u64 {
+    let headers = m.headers().map_or(0, |h| {
+        h.iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    (m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len) + headers) as u64
+}
+
+pub struct SharedProducer {
+    producer: ThreadedProducer<DeliveryRouter>,
+}
+
+impl SharedProducer {
+    pub fn new(config: &ClientConfig) -> Result<Self> {
+        let producer = config
+            .create_with_context(DeliveryRouter)
+            .context("cannot create the Kafka producer")?;
+        Ok(Self { producer })
+    }
+
+    pub fn client(&self) -> &rdkafka::client::Client<DeliveryRouter> {
+        self.producer.client()
+    }
+
+    /// Hands one record to librdkafka. A full queue is waited out, never
+    /// dropped; any other refusal is returned as the record's failure cause
+    /// (the caller counts it).
+    pub fn send(
+        &self,
+        sink: &Arc<RecordSink>,
+        topic: &str,
+        record: &RecordRef<'_>,
+        partition: Option<i32>,
+    ) -> Result<(), String> {
+        let bytes = record.payload_len() as u64;
+        let mut base: BaseRecord<'_, [u8], [u8], Arc<RecordSink>> =
+            BaseRecord::with_opaque_to(topic, sink.clone());
+        if let Some(k) = record.key {
+            base = base.key(k);
+        }
+        if let Some(v) = record.value {
+            base = base.payload(v);
+        }
+        if let Some(ts) = record.timestamp {
+            base = base.timestamp(ts);
+        }
+        if let Some(p) = partition {
+            base = base.partition(p);
+        }
+        if !record.headers.is_empty() {
+            let mut h = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in record.headers {
+                h = h.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            base = base.headers(h);
+        }
+        sink.in_flight.acquire(1, bytes);
+        loop {
+            match self.producer.send(base) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    base = back;
+                    // The polling thread drains the queue as the broker acks.
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _back)) => {
+                    sink.in_flight.release(1, bytes);
+                    return Err(format!("refused by the producer for topic `{topic}`: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Waits until every record handed over has a delivery report, or the
+    /// deadline passes. Returns how many are still in flight.
+    pub fn flush(&self, deadline: Instant) -> u64 {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.producer.flush(left.min(Duration::from_secs(1))) {
+                Ok(()) => return 0,
+                Err(_) if Instant::now() >= deadline => {
+                    return self.producer.in_flight_count().max(0) as u64;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}

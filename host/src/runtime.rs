@@ -1,0 +1,271 @@
+//! `streamplug run`: load every plugin, connect to Kafka, run the pipelines
+//! until the sources finish or a signal arrives, flush, and summarise.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::Config;
+use crate::engine::{self, EpochTicker};
+use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop};
+use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
+use crate::producer::embedded::EmbeddedCluster;
+use crate::producer::topics::{self, TopicSpec};
+use crate::producer::{InFlight, RecordSink, SharedProducer, settings};
+use crate::stats::{StatsRegistry, Summary};
+
+/// Runs a configuration to the end and returns its summary.
+pub fn run(config: &Config) -> Result<Summary> {
+    let started = Instant::now();
+    let signals = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    let engine = engine::build(config.runtime.pooling_allocator)?;
+    let _ticker = EpochTicker::start(&engine)?;
+    let plugins = load_plugins(config, &engine)?;
+
+    let topic_specs = topic_specs(config);
+    let embedded = match &config.kafka.brokers {
+        Some(_) => None,
+        None => Some(EmbeddedCluster::start(&topic_specs)?),
+    };
+    let bootstrap = match (&embedded, &config.kafka.brokers) {
+        (Some(e), _) => {
+            eprintln!(
+                "streamplug: no brokers configured: using an embedded in-process Kafka cluster \
+                 (in-memory, not durable, keeps only the newest records of each partition)"
+            );
+            e.bootstrap_servers()
+        }
+        (None, Some(b)) => b.clone(),
+        (None, None) => unreachable!("either brokers or the embedded cluster"),
+    };
+    let client_config = settings::client_config(&config.kafka, &bootstrap);
+    if embedded.is_none() {
+        signals.block_on(topics::ensure(
+            &settings::admin_config(&client_config),
+            &topic_specs,
+        ))?;
+    }
+    let producer = Arc::new(SharedProducer::new(&client_config)?);
+    let mut partition_counts = HashMap::new();
+    for t in &topic_specs {
+        let n = topics::partition_count(producer.client(), &t.name, Duration::from_secs(30))?;
+        partition_counts.insert(t.name.clone(), n);
+    }
+    tracing::info!(brokers = %bootstrap, topics = topic_specs.len(), "connected to Kafka");
+
+    let stop = Arc::new(Stop::default());
+    let stop_on_signal = stop.clone();
+    signals.spawn(async move {
+        wait_for_signal().await;
+        eprintln!("streamplug: stopping: finishing current batches and flushing");
+        stop_on_signal.raise();
+    });
+
+    let mut stats = StatsRegistry::default();
+    let mut workers = Vec::new();
+    for s in &config.sources {
+        let spec = |name: &str,
+                    limits,
+                    settings: &crate::config::PluginSettings,
+                    stats: &mut StatsRegistry| {
+            let plugin: Arc<LoadedPlugin> = plugins[name].clone();
+            PluginSpec {
+                name: Arc::from(name),
+                stats: stats.register(name, plugin.world, &plugin.hash),
+                plugin,
+                limits,
+                settings: settings.0.clone(),
+            }
+        };
+        let source = spec(s.name.get_ref(), s.limits, &s.config, &mut stats);
+        let mut topics = HashMap::from([(
+            s.topic.get_ref().clone(),
+            partition_counts[s.topic.get_ref()],
+        )]);
+        let transforms = s
+            .transforms
+            .get_ref()
+            .iter()
+            .filter_map(|t| config.transform(t))
+            .map(|t| {
+                for extra in &t.topics {
+                    topics.insert(extra.clone(), partition_counts[extra]);
+                }
+                spec(t.name.get_ref(), t.limits, &t.config, &mut stats)
+            })
+            .collect();
+        let partitioner = s
+            .partitioner
+            .as_ref()
+            .and_then(|p| config.partitioner(p.get_ref()))
+            .map(|p| spec(p.name.get_ref(), p.limits, &p.config, &mut stats));
+        let sink = Arc::new(RecordSink {
+            plugin: source.name.clone(),
+            stats: source.stats.clone(),
+            in_flight: InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
+        });
+        let pipeline = Pipeline::new(
+            PipelineSpec {
+                source,
+                transforms,
+                partitioner,
+                topic: s.topic.get_ref().clone(),
+                topics,
+                batch_size: s.batch_size,
+                sink,
+            },
+            PipelineEnv {
+                engine: engine.clone(),
+                producer: producer.clone(),
+                stop: stop.clone(),
+                backoff: Backoff {
+                    initial: Duration::from_millis(config.runtime.restart_backoff_ms),
+                    max: Duration::from_millis(config.runtime.restart_backoff_max_ms),
+                },
+                idle: Duration::from_millis(config.runtime.idle_backoff_ms),
+            },
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("source-{}", s.name.get_ref()))
+            .spawn(move || pipeline.run())
+            .context("cannot start a pipeline thread")?;
+        workers.push(handle);
+    }
+    eprintln!(
+        "streamplug: running {} source(s); Ctrl-C stops",
+        workers.len()
+    );
+
+    for w in workers {
+        if w.join().is_err() {
+            tracing::error!("a pipeline thread panicked");
+        }
+    }
+    // Every pipeline has handed over its last batch; wait for the reports.
+    let deadline = Instant::now()
+        + Duration::from_millis(config.kafka.message_timeout_ms)
+        + Duration::from_secs(5);
+    let left = producer.flush(deadline);
+    if left > 0 {
+        tracing::error!("{left} records were still undelivered when the flush deadline passed");
+    }
+    drop(producer);
+    let summary = stats.summary(embedded.is_some(), started.elapsed().as_secs_f64());
+    drop(embedded);
+    Ok(summary)
+}
+
+fn load_plugins(
+    config: &Config,
+    engine: &wasmtime::Engine,
+) -> Result<HashMap<String, Arc<LoadedPlugin>>> {
+    let linker = plugin::linker(engine)?;
+    let cache = CompileCache::new(
+        engine,
+        config
+            .runtime
+            .cache_dir
+            .clone()
+            .unwrap_or_else(CompileCache::default_dir),
+    );
+    let wanted = config
+        .sources
+        .iter()
+        .map(|s| (s.name.get_ref(), &s.wasm, World::Source))
+        .chain(
+            config
+                .transforms
+                .iter()
+                .map(|t| (t.name.get_ref(), &t.wasm, World::Transform)),
+        )
+        .chain(
+            config
+                .partitioners
+                .iter()
+                .map(|p| (p.name.get_ref(), &p.wasm, World::Partitioner)),
+        );
+    let mut out = HashMap::new();
+    for (name, wasm, world) in wanted {
+        let started = Instant::now();
+        let path = config.resolve(wasm.get_ref());
+        let loaded = plugin::load(engine, &linker, &cache, &path)
+            .with_context(|| format!("plugin `{name}`"))?;
+        if loaded.world != world {
+            bail!(
+                "plugin `{name}`: {} implements the {} world but is configured as a [[{world}]]",
+                path.display(),
+                loaded.world
+            );
+        }
+        let how = match loaded.origin {
+            Origin::Cached => "from cache",
+            Origin::Compiled => "compiled",
+        };
+        tracing::info!(
+            plugin = name,
+            world = %loaded.world,
+            sha256 = &loaded.hash[..12],
+            "loaded {} ({how} in {} ms)",
+            path.display(),
+            started.elapsed().as_millis()
+        );
+        out.insert(name.to_string(), loaded);
+    }
+    Ok(out)
+}
+
+/// Every topic the run may produce to: sources' own and transforms' routes.
+fn topic_specs(config: &Config) -> Vec<TopicSpec> {
+    let mut specs: BTreeMap<String, TopicSpec> = BTreeMap::new();
+    for s in &config.sources {
+        specs
+            .entry(s.topic.get_ref().clone())
+            .or_insert_with(|| TopicSpec {
+                name: s.topic.get_ref().clone(),
+                partitions: s.partitions,
+                replication: s.replication,
+                config: s.topic_config.clone(),
+            });
+    }
+    for t in &config.transforms {
+        for name in &t.topics {
+            specs.entry(name.clone()).or_insert_with(|| TopicSpec {
+                name: name.clone(),
+                partitions: config.kafka.default_partitions,
+                replication: config.kafka.default_replication,
+                config: BTreeMap::new(),
+            });
+        }
+    }
+    specs.into_values().collect()
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

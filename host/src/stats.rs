@@ -1,0 +1,186 @@
+//! Per-plugin counters, updated lock-free on the hot path and read for the
+//! summary at exit.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::Serialize;
+
+use crate::plugin::World;
+
+/// The counters of one plugin. Sources count what they made and what became
+/// of it; transforms count what passed through them.
+#[derive(Default)]
+pub struct PluginStats {
+    /// Records a source returned from `poll`, or a transform received.
+    pub records_in: AtomicU64,
+    /// Records a transform returned.
+    pub records_out: AtomicU64,
+    /// Records handed to the producer.
+    pub produced: AtomicU64,
+    /// Records the broker acknowledged.
+    pub delivered: AtomicU64,
+    /// Records that will never reach Kafka; causes are in `failures`.
+    pub failed: AtomicU64,
+    /// Payload bytes (key, value, headers) of delivered records.
+    pub bytes: AtomicU64,
+    pub restarts: AtomicU64,
+    /// Errors a plugin returned (it kept running).
+    pub errors: AtomicU64,
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl PluginStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Counts `n` records as failed, for `cause`.
+    pub fn fail(&self, n: u64, cause: &str) {
+        self.failed.fetch_add(n, Relaxed);
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        *f.entry(cause.to_string()).or_default() += n;
+    }
+
+    fn snapshot(&self, world: World, hash: &str) -> PluginSummary {
+        let records_in = self.records_in.load(Relaxed);
+        let records_out = self.records_out.load(Relaxed);
+        PluginSummary {
+            world,
+            hash: hash.to_string(),
+            records_in,
+            records_out,
+            dropped: match world {
+                World::Transform => records_in.saturating_sub(records_out),
+                _ => 0,
+            },
+            produced: self.produced.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            restarts: self.restarts.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            failures: self
+                .failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct PluginSummary {
+    pub world: World,
+    /// sha256 of the plugin file that ran.
+    pub hash: String,
+    pub records_in: u64,
+    pub records_out: u64,
+    /// Records a transform received and did not return.
+    pub dropped: u64,
+    pub produced: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub restarts: u64,
+    pub errors: u64,
+    /// Failed records by cause.
+    pub failures: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Summary {
+    pub embedded_cluster: bool,
+    pub elapsed_seconds: f64,
+    pub plugins: BTreeMap<String, PluginSummary>,
+}
+
+/// Every plugin's counters, by name.
+#[derive(Default)]
+pub struct StatsRegistry {
+    entries: Vec<(String, World, String, std::sync::Arc<PluginStats>)>,
+}
+
+impl StatsRegistry {
+    pub fn register(
+        &mut self,
+        name: &str,
+        world: World,
+        hash: &str,
+    ) -> std::sync::Arc<PluginStats> {
+        if let Some((_, _, _, s)) = self.entries.iter().find(|(n, ..)| n == name) {
+            return s.clone();
+        }
+        let s = std::sync::Arc::new(PluginStats::default());
+        self.entries
+            .push((name.to_string(), world, hash.to_string(), s.clone()));
+        s
+    }
+
+    pub fn summary(&self, embedded_cluster: bool, elapsed_seconds: f64) -> Summary {
+        let plugins = self
+            .entries
+            .iter()
+            .map(|(n, w, h, s)| (n.clone(), s.snapshot(*w, h)))
+            .collect();
+        Summary {
+            embedded_cluster,
+            elapsed_seconds,
+            plugins,
+        }
+    }
+}
+
+impl Summary {
+    /// A table for people.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<20} {:<11} {:>10} {:>10} {:>10} {:>7} {:>8} {:>10} {:>8}",
+            "plugin",
+            "world",
+            "produced",
+            "delivered",
+            "failed",
+            "dropped",
+            "restarts",
+            "MB",
+            "rec/s"
+        );
+        for (name, p) in &self.plugins {
+            let rate = if self.elapsed_seconds > 0.0 {
+                p.delivered as f64 / self.elapsed_seconds
+            } else {
+                0.0
+            };
+            let (produced, delivered, failed, mb, rate) = match p.world {
+                World::Source => (
+                    p.produced.to_string(),
+                    p.delivered.to_string(),
+                    p.failed.to_string(),
+                    format!("{:.1}", p.bytes as f64 / 1e6),
+                    format!("{rate:.0}"),
+                ),
+                _ => Default::default(),
+            };
+            let dropped = if p.world == World::Transform {
+                p.dropped.to_string()
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{name:<20} {:<11} {produced:>10} {delivered:>10} {failed:>10} {dropped:>7} {:>8} {mb:>10} {rate:>8}",
+                p.world.to_string(),
+                p.restarts
+            );
+            for (cause, n) in &p.failures {
+                let _ = writeln!(out, "  {n} failed: {cause}");
+            }
+        }
+        out
+    }
+}
