@@ -17,4 +17,5 @@ pub mod runtime;
 pub mod stats;
 
 pub use config::Config;
+pub use pipeline::Stop;
 pub use stats::Summary;

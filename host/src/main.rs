@@ -1,6 +1,6 @@
 //! The `streamplug` command: a thin layer over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let cli = Cli::parse();
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &PathBuf, summary_json: Option<PathBuf>) -> Result<()> {
+fn run(path: &Path, summary_json: Option<PathBuf>) -> Result<()> {
     let config = Config::load(path)?;
     let summary = runtime::run(&config)?;
     print!("{}", summary.render());
@@ -73,7 +74,7 @@ fn run(path: &PathBuf, summary_json: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn check(path: &PathBuf) -> Result<()> {
+fn check(path: &Path) -> Result<()> {
     let engine = engine::build(false)?;
     let linker = plugin::linker(&engine)?;
     let cache = CompileCache::new(&engine, CompileCache::default_dir());

@@ -16,8 +16,15 @@ use crate::producer::topics::{self, TopicSpec};
 use crate::producer::{InFlight, RecordSink, SharedProducer, settings};
 use crate::stats::{StatsRegistry, Summary};
 
-/// Runs a configuration to the end and returns its summary.
+/// Runs a configuration until its sources finish or SIGINT/SIGTERM arrives,
+/// and returns its summary.
 pub fn run(config: &Config) -> Result<Summary> {
+    run_until(config, Arc::new(Stop::default()), true)
+}
+
+/// Runs a configuration until its sources finish or `stop` is raised (by
+/// the caller, or by SIGINT/SIGTERM if `on_signals`), and returns its summary.
+pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<Summary> {
     let started = Instant::now();
     let signals = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -60,13 +67,14 @@ pub fn run(config: &Config) -> Result<Summary> {
     }
     tracing::info!(brokers = %bootstrap, topics = topic_specs.len(), "connected to Kafka");
 
-    let stop = Arc::new(Stop::default());
-    let stop_on_signal = stop.clone();
-    signals.spawn(async move {
-        wait_for_signal().await;
-        eprintln!("streamplug: stopping: finishing current batches and flushing");
-        stop_on_signal.raise();
-    });
+    if on_signals {
+        let stop_on_signal = stop.clone();
+        signals.spawn(async move {
+            wait_for_signal().await;
+            eprintln!("streamplug: stopping: finishing current batches and flushing");
+            stop_on_signal.raise();
+        });
+    }
 
     let mut stats = StatsRegistry::default();
     let mut workers = Vec::new();
@@ -107,7 +115,6 @@ pub fn run(config: &Config) -> Result<Summary> {
             .and_then(|p| config.partitioner(p.get_ref()))
             .map(|p| spec(p.name.get_ref(), p.limits, &p.config, &mut stats));
         let sink = Arc::new(RecordSink {
-            plugin: source.name.clone(),
             stats: source.stats.clone(),
             in_flight: InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
         });

@@ -13,6 +13,7 @@ use crate::plugin::World;
 /// of it; transforms count what passed through them.
 #[derive(Default)]
 pub struct PluginStats {
+    name: String,
     /// Records a source returned from `poll`, or a transform received.
     pub records_in: AtomicU64,
     /// Records a transform returned.
@@ -36,11 +37,17 @@ impl PluginStats {
         counter.fetch_add(n, Relaxed);
     }
 
-    /// Counts `n` records as failed, for `cause`.
+    /// Counts `n` records as failed, for `cause`; each new cause is logged once.
     pub fn fail(&self, n: u64, cause: &str) {
         self.failed.fetch_add(n, Relaxed);
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        *f.entry(cause.to_string()).or_default() += n;
+        match f.get_mut(cause) {
+            Some(count) => *count += n,
+            None => {
+                tracing::error!(plugin = self.name.as_str(), "record failed: {cause}");
+                f.insert(cause.to_string(), n);
+            }
+        }
     }
 
     fn snapshot(&self, world: World, hash: &str) -> PluginSummary {
@@ -112,7 +119,10 @@ impl StatsRegistry {
         if let Some((_, _, _, s)) = self.entries.iter().find(|(n, ..)| n == name) {
             return s.clone();
         }
-        let s = std::sync::Arc::new(PluginStats::default());
+        let s = std::sync::Arc::new(PluginStats {
+            name: name.to_string(),
+            ..PluginStats::default()
+        });
         self.entries
             .push((name.to_string(), world, hash.to_string(), s.clone()));
         s

@@ -107,7 +107,9 @@ impl Pipeline {
                             }
                         }
                         Err(why) => {
-                            let e = PluginError::Failed(format!("invalid output from poll: {why}"));
+                            let e = PluginError::Failed(format!(
+                                "invalid output from poll-records: {why}"
+                            ));
                             if self.source.fail(&e, &self.env.stop) {
                                 break;
                             }

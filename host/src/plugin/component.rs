@@ -27,7 +27,7 @@ impl World {
     /// The export that identifies the world.
     fn marker_export(self) -> &'static str {
         match self {
-            World::Source => "poll",
+            World::Source => "poll-records",
             World::Transform => "process",
             World::Partitioner => "partition",
         }
@@ -140,7 +140,7 @@ fn load_bytes(
     let world = match worlds.as_slice() {
         [w] => *w,
         [] => bail!(
-            "it exports none of `poll` (source), `process` (transform) or `partition` (partitioner); \
+            "it exports none of `poll-records` (source), `process` (transform) or `partition` (partitioner); \
              its exports are: {}",
             list_or_none(&export_names)
         ),

@@ -2,6 +2,7 @@
 //! random, and nothing else. Also its memory cap and where its stdout and
 //! stderr go.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,14 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
-    /// The last line the plugin wrote to stderr: a Rust panic message lands
-    /// there just before the trap, so failures can name their cause.
-    pub(crate) last_stderr: Arc<Mutex<String>>,
+    /// The plugin's last few stderr lines: a panic message lands there just
+    /// before the trap, so a failure can name its cause.
+    pub(crate) recent_stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl HostState {
     pub fn new(plugin: Arc<str>, memory_cap: usize) -> Self {
-        let last_stderr = Arc::new(Mutex::new(String::new()));
+        let recent_stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut wasi = WasiCtx::builder();
         // The builder grants nothing by default (no env, args, preopens,
         // sockets or name lookup): clocks and random are all a plugin gets.
@@ -32,7 +33,7 @@ impl HostState {
             .stderr(LogStream::new(
                 plugin.clone(),
                 "stderr",
-                Some(last_stderr.clone()),
+                Some(recent_stderr.clone()),
             ))
             .allow_tcp(false)
             .allow_udp(false)
@@ -45,7 +46,7 @@ impl HostState {
                 cap: memory_cap,
                 denied: None,
             },
-            last_stderr,
+            recent_stderr,
         }
     }
 }
@@ -122,11 +123,18 @@ struct LineBuffer {
     window: Instant,
     lines_in_window: u32,
     dropped: u64,
-    last_line: Option<Arc<Mutex<String>>>,
+    recent: Option<Arc<Mutex<VecDeque<String>>>>,
 }
 
+/// Stderr lines kept for failure reports.
+const RECENT_LINES: usize = 4;
+
 impl LogStream {
-    fn new(plugin: Arc<str>, stream: &'static str, last_line: Option<Arc<Mutex<String>>>) -> Self {
+    fn new(
+        plugin: Arc<str>,
+        stream: &'static str,
+        recent: Option<Arc<Mutex<VecDeque<String>>>>,
+    ) -> Self {
         let buf = LineBuffer {
             plugin,
             stream,
@@ -134,7 +142,7 @@ impl LogStream {
             window: Instant::now(),
             lines_in_window: 0,
             dropped: 0,
-            last_line,
+            recent,
         };
         Self {
             inner: Arc::new(Mutex::new(buf)),
@@ -159,10 +167,17 @@ impl LogStream {
 
 impl LineBuffer {
     fn emit(&mut self) {
-        let line = String::from_utf8_lossy(&self.line).into_owned();
+        let line = String::from_utf8_lossy(&self.line).trim_end().to_string();
         self.line.clear();
-        if let Some(last) = &self.last_line {
-            *last.lock().unwrap_or_else(|e| e.into_inner()) = line.clone();
+        if line.is_empty() {
+            return;
+        }
+        if let Some(recent) = &self.recent {
+            let mut r = recent.lock().unwrap_or_else(|e| e.into_inner());
+            if r.len() == RECENT_LINES {
+                r.pop_front();
+            }
+            r.push_back(line.clone());
         }
         if self.window.elapsed() >= Duration::from_secs(1) {
             if self.dropped > 0 {

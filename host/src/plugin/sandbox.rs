@@ -38,6 +38,8 @@ impl fmt::Display for PluginError {
     }
 }
 
+const MIB: f64 = (1 << 20) as f64;
+
 struct Sandbox {
     store: Store<HostState>,
     limits: PluginLimits,
@@ -57,7 +59,13 @@ impl Sandbox {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
-        self.store.data_mut().limiter.denied = None;
+        let state = self.store.data_mut();
+        state.limiter.denied = None;
+        state
+            .recent_stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout_ms));
         match f(&mut self.store) {
@@ -71,15 +79,24 @@ impl Sandbox {
         let state = self.store.data();
         if let Some(asked) = state.limiter.denied {
             return format!(
-                "memory limit exceeded: the plugin tried to grow its memory to {} MiB, its limit is {} MiB",
-                asked >> 20,
-                state.limiter.cap >> 20
+                "memory limit exceeded: the plugin tried to grow its memory to {:.1} MiB, its limit is {:.1} MiB",
+                asked as f64 / MIB,
+                state.limiter.cap as f64 / MIB
             );
         }
+        // Rust's panic hook prints the message, then a hint that says nothing
+        // about the cause: keep the message.
         let stderr = state
-            .last_stderr
+            .recent_stderr
             .lock()
-            .map(|s| s.clone())
+            .map(|lines| {
+                let useful: Vec<&str> = lines
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+                    .collect();
+                useful.join(" ")
+            })
             .unwrap_or_default();
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!(
@@ -87,7 +104,7 @@ impl Sandbox {
                 self.limits.call_timeout_ms
             ),
             Some(trap) if stderr.is_empty() => format!("trapped: {trap}"),
-            Some(trap) => format!("trapped: {trap} (last stderr line: {stderr})"),
+            Some(trap) => format!("trapped: {trap} (stderr: {stderr})"),
             None => format!("failed: {e:#}"),
         }
     }
@@ -142,7 +159,7 @@ impl SourceInstance {
 
     pub fn poll(&mut self, max_records: u32) -> Result<PollResult, PluginError> {
         let b = &self.bindings;
-        self.sandbox.call(|s| b.call_poll(s, max_records))
+        self.sandbox.call(|s| b.call_poll_records(s, max_records))
     }
 }
 

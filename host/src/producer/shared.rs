@@ -17,7 +17,6 @@ use crate::stats::PluginStats;
 
 /// Where delivery reports of one source's records go.
 pub struct RecordSink {
-    pub plugin: Arc<str>,
     pub stats: Arc<PluginStats>,
     pub in_flight: InFlight,
 }
@@ -50,11 +49,10 @@ impl ProducerContext for DeliveryRouter {
                 PluginStats::add(&sink.stats.bytes, bytes);
             }
             Some(e) => {
-                let cause = format!("refused by Kafka for topic `{}`: {e}", message.topic());
-                if sink.stats.failed.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-                    tracing::error!(plugin = &*sink.plugin, "record failed: {cause}");
-                }
-                sink.stats.fail(1, &cause);
+                sink.stats.fail(
+                    1,
+                    &format!("refused by Kafka for topic `{}`: {e}", message.topic()),
+                );
             }
         }
     }

@@ -24,8 +24,21 @@ pub async fn ensure(admin_config: &ClientConfig, topics: &[TopicSpec]) -> Result
     let admin: AdminClient<DefaultClientContext> = admin_config
         .create()
         .context("cannot create the Kafka admin client")?;
+    // Only missing topics are created: an existing topic keeps its settings,
+    // and clusters that refuse CreateTopics still work with existing topics.
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(30))
+        .context("cannot read the cluster's metadata")?;
+    let existing: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| t.name())
+        .collect();
     let new: Vec<NewTopic<'_>> = topics
         .iter()
+        .filter(|t| !existing.contains(&t.name.as_str()))
         .map(|t| {
             t.config.iter().fold(
                 NewTopic::new(
@@ -37,6 +50,9 @@ pub async fn ensure(admin_config: &ClientConfig, topics: &[TopicSpec]) -> Result
             )
         })
         .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
         .create_topics(new.iter(), &options)

@@ -519,11 +519,12 @@ impl<'w> RecordBuilder<'w> {
     }
 
     fn start_headers(self) -> HeaderBuilder<'w> {
-        let flags = u8::from(self.key.is_some()) * KEY
-            | u8::from(self.value.is_some()) * VALUE
-            | u8::from(self.timestamp.is_some()) * TIMESTAMP
-            | u8::from(self.partition.is_some()) * PARTITION
-            | u8::from(self.topic.is_some()) * TOPIC;
+        let flag = |present: bool, bit: u8| if present { bit } else { 0 };
+        let flags = flag(self.key.is_some(), KEY)
+            | flag(self.value.is_some(), VALUE)
+            | flag(self.timestamp.is_some(), TIMESTAMP)
+            | flag(self.partition.is_some(), PARTITION)
+            | flag(self.topic.is_some(), TOPIC);
         let buf = &mut self.writer.buf;
         buf.push(flags);
         for bytes in [self.key, self.value].into_iter().flatten() {

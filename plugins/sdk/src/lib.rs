@@ -1,0 +1,113 @@
+//! Write [streamplug](https://github.com) plugins in Rust.
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-wasip2`: implement one of
+//! [`Source`], [`Transform`] or [`Partitioner`] and export it with the matching
+//! macro. The SDK hides the batch encoding (`wit/ENCODING.md`): records come in
+//! as borrowed [`RecordRef`]s and go out through a [`BatchWriter`].
+//!
+//! ```
+//! use streamplug_sdk::{BatchWriter, Config, Poll, Source};
+//!
+//! struct Counter { next: u64 }
+//!
+//! impl Source for Counter {
+//!     fn init(config: Config) -> Result<Self, String> {
+//!         Ok(Counter { next: config.parse("start", 0)? })
+//!     }
+//!     fn poll(&mut self, max_records: u32, out: &mut BatchWriter) -> Result<Poll, String> {
+//!         for _ in 0..max_records {
+//!             out.record().value(self.next.to_string().as_bytes()).finish();
+//!             self.next += 1;
+//!         }
+//!         Ok(Poll::Ready)
+//!     }
+//! }
+//!
+//! streamplug_sdk::export_source!(Counter);
+//! ```
+//!
+//! # One world per component
+//!
+//! The `export_*!` macros expand, inside the plugin crate, to the
+//! `wit_bindgen::generate!` call of their own world (the WIT text of
+//! `wit/plugin.wit` is inlined by this crate's build script). This crate never
+//! generates bindings itself, so a plugin's component describes exactly the
+//! world it exports. The plugin crate must depend on this crate under its own
+//! name (`streamplug_sdk`) and call exactly one export macro. It needs no
+//! direct `wit-bindgen` dependency.
+//!
+//! # Errors and panics
+//!
+//! Return `Err(String)` for recoverable errors: the host logs it and carries on
+//! as its policy says. A panic aborts the instance (a wasm trap); the host then
+//! restarts the plugin, which calls `init` again on a fresh instance.
+
+pub use streamplug_codec as codec;
+pub use streamplug_codec::{BatchWriter, HeaderBuilder, Headers, RecordBuilder, RecordRef};
+
+mod config;
+mod ext;
+pub mod log;
+mod records;
+
+pub use config::Config;
+pub use ext::BatchWriterExt;
+pub use records::Records;
+
+/// What [`Source::poll`] says besides the records it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    /// The records written to `out` are ready. With nothing written, the
+    /// host waits its default backoff before polling again.
+    Ready,
+    /// Nothing more for now: poll again in about this many milliseconds
+    /// (0 = the host's default backoff). Records already written are still sent.
+    Idle(u32),
+    /// The source is done. Records written by this call are still sent; the
+    /// host is told `finished` on its next poll (or at once if there were none).
+    Finished,
+}
+
+/// A plugin that makes records.
+pub trait Source: Sized + 'static {
+    /// Called once per instance, before anything else; an error stops the plugin.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Writes at most `max_records` records to `out` (an empty writer).
+    fn poll(&mut self, max_records: u32, out: &mut BatchWriter) -> Result<Poll, String>;
+}
+
+/// A plugin that maps a batch of records to another: drop, modify, split 1:N,
+/// re-key, add headers, set timestamps, or route to another allowed topic.
+pub trait Transform: Sized + 'static {
+    /// Called once per instance, before anything else; an error stops the plugin.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Reads `input` and writes the output records to `out` (an empty writer).
+    /// Use [`BatchWriter::push`] or [`BatchWriterExt::push_with`] to pass a
+    /// record through.
+    fn process(&mut self, input: Records<'_>, out: &mut BatchWriter) -> Result<(), String>;
+}
+
+/// A plugin that picks the partition of each record bound for `topic`.
+pub trait Partitioner: Sized + 'static {
+    /// Called once per instance, before anything else; an error stops the plugin.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Returns the partition of `record`, which should be below
+    /// `partition_count` (the host checks, and refuses the batch if not).
+    fn partition(
+        &mut self,
+        topic: &str,
+        partition_count: u32,
+        record: &RecordRef<'_>,
+    ) -> Result<u32, String>;
+}
+
+#[doc(hidden)]
+pub mod __private;
+
+include!(concat!(env!("OUT_DIR"), "/export_macros.rs"));
+
+#[cfg(test)]
+mod tests;

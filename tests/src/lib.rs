@@ -1,0 +1,371 @@
+//! Support for the integration tests: the broker under test, running the
+//! `streamplug` binary, and an independent consumer to read topics back.
+
+pub mod artifacts;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// The real broker the tests run against, started by `tests/run.sh`
+/// (`tests/kafka/broker.sh start`), which exports its address.
+pub fn brokers() -> String {
+    match std::env::var("STREAMPLUG_TEST_BROKERS") {
+        Ok(b) if !b.is_empty() => b,
+        _ => panic!(
+            "STREAMPLUG_TEST_BROKERS is not set: run the tests with `tests/run.sh`, or start a broker \
+             with `tests/kafka/broker.sh start` and export STREAMPLUG_TEST_BROKERS=$(tests/kafka/broker.sh bootstrap)"
+        ),
+    }
+}
+
+/// A topic name no other test (or earlier run) uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A scratch folder for one test, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(unique_topic(&format!("streamplug-test-{name}")));
+        std::fs::create_dir_all(&p).expect("cannot create a scratch folder");
+        Self(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("cannot write a scratch file");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `streamplug` binary of this build (`cargo build --release -p streamplug`).
+pub fn streamplug_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("no current exe");
+    // target/<profile>/deps/<test> -> target/<profile>/streamplug
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("streamplug"))
+        .expect("unexpected test path");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first with `cargo build --release -p streamplug` (tests/run.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn streamplug() -> Command {
+    let mut c = Command::new(streamplug_bin());
+    c.env("STREAMPLUG_LOG", "info")
+        .env("XDG_CACHE_HOME", cache_dir());
+    c
+}
+
+/// One compile cache for all tests, so each plugin compiles once per run.
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join("streamplug-test-cache")
+}
+
+/// Runs `streamplug run CONFIG --summary-json ...` to the end.
+pub fn run_to_end(config: &Path, summary: &Path) -> Output {
+    streamplug()
+        .arg("run")
+        .arg(config)
+        .arg("--summary-json")
+        .arg(summary)
+        .output()
+        .expect("cannot run streamplug")
+}
+
+/// Starts `streamplug run` in the background (stdout/stderr to files in `dir`).
+pub fn spawn_run(config: &Path, summary: &Path, dir: &Path) -> Child {
+    let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
+    let err = std::fs::File::create(dir.join("stderr.log")).expect("stderr log");
+    streamplug()
+        .arg("run")
+        .arg(config)
+        .arg("--summary-json")
+        .arg(summary)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .expect("cannot start streamplug")
+}
+
+pub fn read_summary(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no summary at {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("summary is not JSON")
+}
+
+/// A counter from the summary, e.g. `counter(&s, "datagen", "delivered")`.
+pub fn counter(summary: &serde_json::Value, plugin: &str, name: &str) -> u64 {
+    summary["plugins"][plugin][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("summary has no counter {plugin}.{name}: {summary}"))
+}
+
+/// One record as a consumer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Consumed {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The `seq` header that datagen-like plugins stamp on every record.
+    pub fn seq(&self) -> u64 {
+        let raw = self
+            .header("seq")
+            .unwrap_or_else(|| panic!("record without a seq header: {self:?}"));
+        std::str::from_utf8(raw)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad seq header {raw:?}"))
+    }
+}
+
+/// Reads a whole topic from the beginning with a plain consumer (no group),
+/// until every partition's end is reached and nothing new came for `quiet`.
+pub fn consume_all(brokers: &str, topic: &str, quiet: Duration) -> Result<Vec<Consumed>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "streamplug-tests-unused")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create()
+        .context("cannot create the test consumer")?;
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .context("metadata")?;
+    let partitions = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map_or(0, |t| t.partitions().len());
+    if partitions == 0 {
+        bail!("topic `{topic}` does not exist or has no partitions");
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let mut out = Vec::new();
+    let mut at_end: HashMap<i32, bool> = HashMap::new();
+    let mut last_progress = Instant::now();
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                last_progress = Instant::now();
+                at_end.insert(m.partition(), false);
+                out.push(Consumed {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    timestamp: m.timestamp().to_millis(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p, true);
+            }
+            Some(Err(e)) => bail!("consumer error: {e}"),
+            None => {}
+        }
+        let all_at_end = at_end.len() == partitions && at_end.values().all(|&e| e);
+        if all_at_end && last_progress.elapsed() >= quiet {
+            return Ok(out);
+        }
+        if last_progress.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "no progress reading `{topic}` for 60 s ({} records read)",
+                out.len()
+            );
+        }
+    }
+}
+
+/// Kafka's Java `Utils.murmur2`, written independently of the partitioner
+/// plugin so that the tests can check its placement.
+pub fn java_murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let len = data.len();
+    let mut h: u32 = SEED ^ (len as u32);
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// Where the Java client's default partitioner puts a keyed record.
+pub fn java_partition(key: &[u8], partitions: u32) -> i32 {
+    ((java_murmur2(key) & 0x7fff_ffff) as u32 % partitions) as i32
+}
+
+/// The records `plugins/datagen` makes for sequence number `seq` (see its
+/// README): the formulas, restated here so the tests can check every byte.
+pub mod datagen {
+    pub fn key(seq: u64, cardinality: u64) -> Option<Vec<u8>> {
+        (cardinality > 0).then(|| format!("key-{}", seq % cardinality).into_bytes())
+    }
+
+    pub fn bytes_value(seq: u64, size: usize) -> Vec<u8> {
+        (0..size)
+            .map(|i| b'a' + ((seq + i as u64) % 26) as u8)
+            .collect()
+    }
+
+    pub fn json_kind(seq: u64) -> &'static str {
+        ["click", "view", "buy"][(seq % 3) as usize]
+    }
+}
+
+/// Sends SIGTERM to a child, as an operator stopping the service would.
+pub fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -TERM failed");
+}
+
+/// Waits for a child to exit, killing it (and failing) after `limit`.
+pub fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("streamplug did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `[kafka]` table and a `datagen` source: the healthy neighbour that
+/// fault tests run beside a broken plugin.
+pub fn healthy_datagen(name: &str, topic: &str, count: u64) -> String {
+    format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+
+[[source]]
+name = "{name}"
+wasm = "{wasm}"
+topic = "{topic}"
+[source.config]
+count = {count}
+"#,
+        brokers = brokers(),
+        wasm = artifacts::DATAGEN,
+    )
+}
+
+/// Asserts that every sequence number `0..count` is in `topic` exactly once.
+pub fn assert_complete(topic: &str, count: u64) {
+    let records = consume_all(&brokers(), topic, Duration::from_millis(300)).expect("consume");
+    let mut seqs: Vec<u64> = records.iter().map(Consumed::seq).collect();
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (0..count).collect();
+    assert!(
+        seqs == expected,
+        "topic {topic}: {} records, expected 0..{count} exactly once",
+        seqs.len()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafka_vectors() {
+        // From Kafka's UtilsTest.
+        assert_eq!(java_murmur2(b"21"), -973932308);
+        assert_eq!(java_murmur2(b"foobar"), -790332482);
+        assert_eq!(java_murmur2(b"a-little-bit-long-string"), -985981536);
+        assert_eq!(java_murmur2(b"a-little-bit-longer-string"), -1486304829);
+        assert_eq!(
+            java_murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
+        assert_eq!(java_murmur2(b"abc"), 479470107);
+    }
+}

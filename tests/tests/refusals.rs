@@ -1,0 +1,83 @@
+//! Records Kafka refuses are reported with their cause and counted as
+//! failed, never silently lost, and the run goes on.
+
+use streamplug_tests::{
+    Scratch, artifacts, brokers, counter, read_summary, run_to_end, unique_topic,
+};
+
+#[test]
+fn records_refused_by_broker_or_producer_are_counted_with_cause() {
+    let dir = Scratch::new("refused");
+    let small_topic = unique_topic("refused-small");
+    let any_topic = unique_topic("refused-any");
+    let config = dir.write(
+        "c.toml",
+        &format!(
+            r#"
+[kafka]
+brokers = "{brokers}"
+# Uncompressed, so that the broker sees each record's real size.
+compression = "none"
+
+# The broker refuses these: the topic takes at most 1,000-byte batches.
+[[source]]
+name = "too-big-for-topic"
+wasm = "{big}"
+topic = "{small_topic}"
+topic_config = {{ "max.message.bytes" = "1000" }}
+[source.config]
+count = 3
+value_size = 3000
+
+# The producer refuses these before they leave: above message.max.bytes.
+[[source]]
+name = "too-big-for-producer"
+wasm = "{big}"
+topic = "{any_topic}"
+[source.config]
+count = 3
+value_size = 2097152
+
+[[source]]
+name = "fine"
+wasm = "{datagen}"
+topic = "{any_topic}"
+[source.config]
+count = 100
+"#,
+            brokers = brokers(),
+            big = artifacts::TEST_BIG_RECORD,
+            datagen = artifacts::DATAGEN,
+        ),
+    );
+    let summary_path = dir.path().join("summary.json");
+    let out = run_to_end(&config, &summary_path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let s = read_summary(&summary_path);
+    for name in ["too-big-for-topic", "too-big-for-producer"] {
+        assert_eq!(counter(&s, name, "records_in"), 3, "{s}");
+        assert_eq!(counter(&s, name, "failed"), 3, "{s}");
+        assert_eq!(counter(&s, name, "delivered"), 0, "{s}");
+        let causes = s["plugins"][name]["failures"].to_string().to_lowercase();
+        assert!(
+            causes.contains("too large"),
+            "{name}: cause not named: {causes}"
+        );
+    }
+    assert!(
+        s["plugins"]["too-big-for-topic"]["failures"]
+            .to_string()
+            .contains("refused by Kafka")
+    );
+    assert!(
+        s["plugins"]["too-big-for-producer"]["failures"]
+            .to_string()
+            .contains("refused by the producer")
+    );
+    assert!(
+        stderr.contains("too-big-for-topic") && stderr.contains("record failed"),
+        "the refusal is logged with the plugin's name:\n{stderr}"
+    );
+    assert_eq!(counter(&s, "fine", "delivered"), 100);
+}
