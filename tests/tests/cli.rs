@@ -109,3 +109,22 @@ fn run_rejects_a_plugin_of_the_wrong_world() {
         "{stderr}"
     );
 }
+
+#[test]
+fn run_rejects_an_unknown_librdkafka_property_by_name() {
+    let dir = Scratch::new("badprop");
+    let config = dir.write(
+        "c.toml",
+        &format!(
+            "[kafka]\nproperties = {{ \"linger.mss\" = \"5\" }}\n[[source]]\nname = \"gen\"\nwasm = \"{}\"\ntopic = \"t\"\n",
+            artifacts::DATAGEN
+        ),
+    );
+    let out = streamplug().arg("run").arg(&config).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot create the Kafka producer") && stderr.contains("linger.mss"),
+        "{stderr}"
+    );
+}

@@ -204,11 +204,16 @@ impl Pipeline {
             return;
         };
         let stats = &self.sink.stats;
+        let default_count = self.topics[&self.topic];
         let mut produced = 0;
         for (i, record) in reader.enumerate() {
             let Ok(record) = record else { break };
-            let topic = record.topic.unwrap_or(&self.topic);
-            let Some(&count) = self.topics.get(topic) else {
+            // Most records carry no topic: skip the lookup for those.
+            let (topic, count) = match record.topic {
+                None => (self.topic.as_str(), Some(default_count)),
+                Some(t) => (t, self.topics.get(t).copied()),
+            };
+            let Some(count) = count else {
                 stats.fail(
                     1,
                     &format!("topic `{topic}` is not one this pipeline may produce to"),

@@ -88,6 +88,8 @@ pub struct RecordRef<'a> {
     pub partition: Option<i32>,
     pub topic: Option<&'a str>,
     pub headers: Headers<'a>,
+    /// The record's own encoded bytes, so that passing it on is one copy.
+    encoded: &'a [u8],
 }
 
 impl<'a> RecordRef<'a> {
@@ -152,18 +154,15 @@ impl<'a> Iterator for HeaderIter<'a> {
             return None;
         }
         self.remaining -= 1;
-        // Lengths and UTF-8 were checked when the batch was read, so the
-        // fallbacks below are unreachable for bytes that came from a reader.
-        let mut c = Cursor {
-            bytes: self.bytes,
-            pos: 0,
-            record: 0,
-        };
-        let name_len = usize::from(c.u16("").ok()?);
-        let name = core::str::from_utf8(c.take(name_len, "").ok()?).ok()?;
-        let value_len = c.u32("").ok()? as usize;
-        let value = c.take(value_len, "").ok()?;
-        self.bytes = &self.bytes[c.pos..];
+        // Lengths and UTF-8 were checked when the batch was read (`Headers`
+        // only comes from a `BatchReader`), so no check is repeated here.
+        let name_len = usize::from(u16::from_le_bytes([self.bytes[0], self.bytes[1]]));
+        let (name, rest) = self.bytes[2..].split_at(name_len);
+        // SAFETY: validated as UTF-8 by `BatchReader::read_record`.
+        let name = unsafe { core::str::from_utf8_unchecked(name) };
+        let value_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let (value, rest) = rest[4..].split_at(value_len);
+        self.bytes = rest;
         Some((name, value))
     }
 
@@ -243,6 +242,7 @@ impl<'a> BatchReader<'a> {
     fn read_record(&mut self) -> Result<RecordRef<'a>, DecodeError> {
         let c = &mut self.cursor;
         c.record = self.read;
+        let record_start = c.pos;
         let flags = c.u8("flags")?;
         if flags & !KNOWN_FLAGS != 0 {
             return Err(c.error(DecodeErrorKind::ReservedFlags(flags)));
@@ -294,6 +294,7 @@ impl<'a> BatchReader<'a> {
             partition,
             topic,
             headers,
+            encoded: &c.bytes[record_start..c.pos],
         })
     }
 }
@@ -437,19 +438,11 @@ impl BatchWriter {
         }
     }
 
-    /// Appends a copy of a record read from another batch.
+    /// Appends a copy of a record read from another batch (one copy of its
+    /// encoded bytes).
     pub fn push(&mut self, record: &RecordRef<'_>) {
-        let mut b = self.record();
-        b.key = record.key;
-        b.value = record.value;
-        b.timestamp = record.timestamp;
-        b.partition = record.partition;
-        b.topic = record.topic;
-        let mut h = b.start_headers();
-        for (name, value) in record.headers {
-            h = h.header(name, value);
-        }
-        h.finish();
+        self.buf.extend_from_slice(record.encoded);
+        self.count += 1;
     }
 
     /// The encoded batch.

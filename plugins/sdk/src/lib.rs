@@ -1,4 +1,4 @@
-//! Write [streamplug](https://github.com) plugins in Rust.
+//! Write streamplug plugins in Rust.
 //!
 //! A plugin is a `cdylib` crate built for `wasm32-wasip2`: implement one of
 //! [`Source`], [`Transform`] or [`Partitioner`] and export it with the matching
