@@ -122,6 +122,21 @@ pub fn spawn_run(config: &Path, summary: &Path, dir: &Path) -> Child {
         .expect("cannot start streamplug")
 }
 
+/// Writes `config` into `dir`, runs it to the end, and checks that streamplug
+/// exited 0. Returns the JSON summary and stderr.
+pub fn run_ok(dir: &Scratch, config: &str) -> (serde_json::Value, String) {
+    let path = dir.write("config.toml", config);
+    let summary = dir.path().join("summary.json");
+    let out = run_to_end(&path, &summary);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "streamplug exited with {}: {stderr}",
+        out.status
+    );
+    (read_summary(&summary), stderr)
+}
+
 pub fn read_summary(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("no summary at {}: {e}", path.display()));

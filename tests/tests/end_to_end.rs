@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use streamplug_tests::{
     Scratch, artifacts, brokers, consume_all, counter, datagen, java_partition, read_summary,
-    run_to_end, unique_topic,
+    run_ok, run_to_end, unique_topic,
 };
 
 const TS_BASE: i64 = 1_700_000_000_000;
@@ -264,5 +264,101 @@ route_topic = "{route}"
     assert!(
         causes.contains(&forbidden) && causes.contains("not one this pipeline may produce to"),
         "{causes}"
+    );
+}
+
+#[test]
+fn every_record_shape_survives_and_the_sandbox_denies_what_it_must() {
+    let dir = Scratch::new("shapes");
+    let topic = unique_topic("shapes");
+    let (s, stderr) = run_ok(
+        &dir,
+        &format!(
+            r#"
+[kafka]
+brokers = "{brokers}"
+
+[[source]]
+name = "shapes"
+wasm = "{shapes}"
+topic = "{topic}"
+partitions = 2
+[source.config]
+connect_to = "{brokers}"
+"#,
+            brokers = brokers(),
+            shapes = artifacts::TEST_SHAPES,
+        ),
+    );
+    // Logging through the host, tagged with the plugin's name.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("shapes: init called") && l.contains("plugin=\"shapes\"")),
+        "{stderr}"
+    );
+
+    let mut records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    records.sort_by_key(|r| r.seq());
+    assert_eq!(records.len(), 5);
+    let h = |name: &str, v: &str| (name.to_string(), Some(v.as_bytes().to_vec()));
+
+    let report = &records[0];
+    assert_eq!(
+        (report.key.as_deref(), report.value.as_deref()),
+        (None, Some(&b"report"[..]))
+    );
+    for capability in ["file", "env", "socket"] {
+        let outcome = String::from_utf8_lossy(report.header(capability).unwrap()).into_owned();
+        eprintln!("{capability}: {outcome}");
+        assert!(outcome.starts_with("denied"), "{capability}: {outcome}");
+    }
+    let clock: u128 = String::from_utf8_lossy(report.header("clock").unwrap())
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(
+        clock <= now && now - clock < 120_000,
+        "the plugin reads the real clock: {clock} vs {now}"
+    );
+
+    let tombstone = &records[1];
+    assert_eq!(
+        (tombstone.key.as_deref(), tombstone.value.as_deref()),
+        (Some(&b"gone"[..]), None)
+    );
+
+    let empty = &records[2];
+    assert_eq!(
+        (empty.key.as_deref(), empty.value.as_deref()),
+        (Some(&b""[..]), Some(&b""[..]))
+    );
+
+    assert_eq!(
+        records[3].headers,
+        vec![
+            h("seq", "3"),
+            h("dup", "first"),
+            h("empty", ""),
+            h("dup", "second")
+        ],
+        "repeated headers keep their order"
+    );
+
+    let placed = &records[4];
+    assert_eq!(
+        (placed.partition, placed.timestamp),
+        (1, Some(1_234_567_890_123))
+    );
+
+    assert_eq!(
+        (
+            counter(&s, "shapes", "delivered"),
+            counter(&s, "shapes", "failed")
+        ),
+        (5, 0)
     );
 }

@@ -1,17 +1,15 @@
 //! Records Kafka refuses are reported with their cause and counted as
 //! failed, never silently lost, and the run goes on.
 
-use streamplug_tests::{
-    Scratch, artifacts, brokers, counter, read_summary, run_to_end, unique_topic,
-};
+use streamplug_tests::{Scratch, artifacts, brokers, counter, run_ok, unique_topic};
 
 #[test]
 fn records_refused_by_broker_or_producer_are_counted_with_cause() {
     let dir = Scratch::new("refused");
     let small_topic = unique_topic("refused-small");
     let any_topic = unique_topic("refused-any");
-    let config = dir.write(
-        "c.toml",
+    let (s, stderr) = run_ok(
+        &dir,
         &format!(
             r#"
 [kafka]
@@ -50,11 +48,6 @@ count = 100
             datagen = artifacts::DATAGEN,
         ),
     );
-    let summary_path = dir.path().join("summary.json");
-    let out = run_to_end(&config, &summary_path);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let s = read_summary(&summary_path);
     for name in ["too-big-for-topic", "too-big-for-producer"] {
         assert_eq!(counter(&s, name, "records_in"), 3, "{s}");
         assert_eq!(counter(&s, name, "failed"), 3, "{s}");

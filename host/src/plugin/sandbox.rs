@@ -127,106 +127,71 @@ fn init_failed(e: PluginError) -> PluginError {
     }
 }
 
-/// A running source plugin.
-pub struct SourceInstance {
-    sandbox: Sandbox,
-    bindings: source::Source,
+/// Defines a running plugin of one world: its sandbox, its bindings, and
+/// `start`, which instantiates it from its template and calls `init`.
+macro_rules! plugin_instance {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $bindings:ty, $world:literal) => {
+        $(#[$doc])*
+        pub struct $name {
+            sandbox: Sandbox,
+            bindings: $bindings,
+        }
+
+        impl $name {
+            pub fn start(
+                engine: &Engine,
+                plugin: &LoadedPlugin,
+                name: Arc<str>,
+                limits: PluginLimits,
+                config: &Vec<(String, String)>,
+            ) -> Result<Self, PluginError> {
+                let Template::$variant(pre) = &plugin.template else {
+                    return Err(PluginError::Failed(format!(
+                        "{} is a {} plugin, not a {}",
+                        plugin.path.display(),
+                        plugin.world,
+                        $world
+                    )));
+                };
+                let mut sandbox = Sandbox::new(engine, name, limits);
+                let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
+                sandbox
+                    .call(|s| bindings.call_init(s, config))
+                    .map_err(init_failed)?;
+                Ok(Self { sandbox, bindings })
+            }
+        }
+    };
 }
 
-impl SourceInstance {
-    /// Instantiates the plugin and calls its `init`.
-    pub fn start(
-        engine: &Engine,
-        plugin: &LoadedPlugin,
-        name: Arc<str>,
-        limits: PluginLimits,
-        config: &Vec<(String, String)>,
-    ) -> Result<Self, PluginError> {
-        let Template::Source(pre) = &plugin.template else {
-            return Err(PluginError::Failed(format!(
-                "{} is a {} plugin, not a source",
-                plugin.path.display(),
-                plugin.world
-            )));
-        };
-        let mut sandbox = Sandbox::new(engine, name, limits);
-        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
-        sandbox
-            .call(|s| bindings.call_init(s, config))
-            .map_err(init_failed)?;
-        Ok(Self { sandbox, bindings })
-    }
+plugin_instance!(
+    /// A running source plugin.
+    SourceInstance, Source, source::Source, "source"
+);
+plugin_instance!(
+    /// A running transform plugin.
+    TransformInstance, Transform, transform::Transform, "transform"
+);
+plugin_instance!(
+    /// A running partitioner plugin.
+    PartitionerInstance, Partitioner, partitioner::Partitioner, "partitioner"
+);
 
+impl SourceInstance {
     pub fn poll(&mut self, max_records: u32) -> Result<PollResult, PluginError> {
         let b = &self.bindings;
         self.sandbox.call(|s| b.call_poll_records(s, max_records))
     }
 }
 
-/// A running transform plugin.
-pub struct TransformInstance {
-    sandbox: Sandbox,
-    bindings: transform::Transform,
-}
-
 impl TransformInstance {
-    pub fn start(
-        engine: &Engine,
-        plugin: &LoadedPlugin,
-        name: Arc<str>,
-        limits: PluginLimits,
-        config: &Vec<(String, String)>,
-    ) -> Result<Self, PluginError> {
-        let Template::Transform(pre) = &plugin.template else {
-            return Err(PluginError::Failed(format!(
-                "{} is a {} plugin, not a transform",
-                plugin.path.display(),
-                plugin.world
-            )));
-        };
-        let mut sandbox = Sandbox::new(engine, name, limits);
-        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
-        sandbox
-            .call(|s| bindings.call_init(s, config))
-            .map_err(init_failed)?;
-        Ok(Self { sandbox, bindings })
-    }
-
     pub fn process(&mut self, batch: &Vec<u8>) -> Result<Vec<u8>, PluginError> {
         let b = &self.bindings;
         self.sandbox.call(|s| b.call_process(s, batch))
     }
 }
 
-/// A running partitioner plugin.
-pub struct PartitionerInstance {
-    sandbox: Sandbox,
-    bindings: partitioner::Partitioner,
-}
-
 impl PartitionerInstance {
-    pub fn start(
-        engine: &Engine,
-        plugin: &LoadedPlugin,
-        name: Arc<str>,
-        limits: PluginLimits,
-        config: &Vec<(String, String)>,
-    ) -> Result<Self, PluginError> {
-        let Template::Partitioner(pre) = &plugin.template else {
-            return Err(PluginError::Failed(format!(
-                "{} is a {} plugin, not a partitioner",
-                plugin.path.display(),
-                plugin.world
-            )));
-        };
-        let mut sandbox = Sandbox::new(engine, name, limits);
-        let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
-        sandbox
-            .call(|s| bindings.call_init(s, config))
-            .map_err(init_failed)?;
-        Ok(Self { sandbox, bindings })
-    }
-
     pub fn partition(
         &mut self,
         topic: &str,
