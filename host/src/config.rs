@@ -25,6 +25,8 @@ pub struct Config {
     pub transforms: Vec<TransformConfig>,
     #[serde(default, rename = "partitioner")]
     pub partitioners: Vec<PartitionerConfig>,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<TenantConfig>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -82,6 +84,9 @@ pub struct RuntimeConfig {
     pub restart_backoff_max_ms: u64,
     /// How long a source that said "nothing right now" waits by default.
     pub idle_backoff_ms: u64,
+    /// Failures in a row (no successful call between them) after which a
+    /// plugin is given up on: its pipeline stops and it is marked failed.
+    pub max_restarts: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -92,6 +97,7 @@ impl Default for RuntimeConfig {
             restart_backoff_ms: 100,
             restart_backoff_max_ms: 30_000,
             idle_backoff_ms: 50,
+            max_restarts: 10,
         }
     }
 }
@@ -115,10 +121,58 @@ impl Default for PluginLimits {
     }
 }
 
+/// What a plugin may reach beyond clocks, random and logging: nothing unless
+/// granted here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    /// Host directories the plugin may read, each visible read-only at the
+    /// same path inside the sandbox.
+    pub read_dirs: Vec<PathBuf>,
+    /// Names of host environment variables the plugin may read.
+    pub env: Vec<String>,
+}
+
+/// A rate limit: records and bytes (key, value, headers) per second, with
+/// bursts of up to one second's worth. Over it, the source is slowed down;
+/// nothing is dropped.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    pub records_per_second: Option<u32>,
+    pub bytes_per_second: Option<ByteSize>,
+}
+
+/// A tenant: owns topics, may share a quota among its plugins, and may
+/// have a dead-letter topic for records that could not be delivered.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: Spanned<String>,
+    /// Topic names, or prefixes written with a trailing `*` (`"acme.*"`).
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// Shared by all the tenant's sources together.
+    #[serde(default)]
+    pub quota: Quota,
+}
+
+impl TenantConfig {
+    pub fn owns(&self, topic: &str) -> bool {
+        self.topics.iter().any(|t| match t.strip_suffix('*') {
+            Some(prefix) => topic.starts_with(prefix),
+            None => t == topic,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub tenant: Option<Spanned<String>>,
     pub wasm: Spanned<PathBuf>,
     pub topic: Spanned<String>,
     #[serde(default = "one")]
@@ -139,6 +193,13 @@ pub struct SourceConfig {
     pub max_in_flight_records: u64,
     #[serde(default = "default_in_flight_bytes")]
     pub max_in_flight_bytes: ByteSize,
+    /// Largest record (key, value and headers) that may be handed over.
+    #[serde(default = "default_max_record")]
+    pub max_record_bytes: ByteSize,
+    #[serde(default)]
+    pub quota: Quota,
+    #[serde(default)]
+    pub capabilities: Capabilities,
     #[serde(default)]
     pub limits: PluginLimits,
     #[serde(default)]
@@ -149,6 +210,10 @@ pub struct SourceConfig {
 #[serde(deny_unknown_fields)]
 pub struct TransformConfig {
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub tenant: Option<Spanned<String>>,
+    #[serde(default)]
+    pub capabilities: Capabilities,
     pub wasm: Spanned<PathBuf>,
     /// Topics, besides the source's own, this transform may route records to.
     #[serde(default)]
@@ -163,6 +228,10 @@ pub struct TransformConfig {
 #[serde(deny_unknown_fields)]
 pub struct PartitionerConfig {
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub tenant: Option<Spanned<String>>,
+    #[serde(default)]
+    pub capabilities: Capabilities,
     pub wasm: Spanned<PathBuf>,
     #[serde(default)]
     pub limits: PluginLimits,
@@ -187,6 +256,9 @@ fn default_in_flight_records() -> u64 {
 }
 fn default_in_flight_bytes() -> ByteSize {
     ByteSize(64 << 20)
+}
+fn default_max_record() -> ByteSize {
+    ByteSize(1 << 20)
 }
 
 /// A plugin's own settings: strings, numbers and booleans, handed to the
@@ -308,6 +380,15 @@ impl Config {
         self.partitioners.iter().find(|p| *p.name.get_ref() == name)
     }
 
+    pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| *t.name.get_ref() == name)
+    }
+
+    /// The tenant a source belongs to (none when no tenants are configured).
+    pub fn tenant_of(&self, source: &SourceConfig) -> Option<&TenantConfig> {
+        source.tenant.as_ref().and_then(|t| self.tenant(t.get_ref()))
+    }
+
     fn validate(&self, text: &str) -> Result<(), String> {
         let at = |span: Range<usize>| line_of(text, span.start);
         if self.sources.is_empty() {
@@ -394,6 +475,80 @@ impl Config {
                     at(wasm.span()),
                     resolved.display()
                 ));
+            }
+        }
+        self.validate_tenants(text)
+    }
+
+    /// With `[[tenant]]`s configured, every plugin belongs to one, a
+    /// pipeline stays within one tenant, and it produces only to its
+    /// tenant's topics.
+    fn validate_tenants(&self, text: &str) -> Result<(), String> {
+        let at = |span: Range<usize>| line_of(text, span.start);
+        let mut names = HashSet::new();
+        for t in &self.tenants {
+            if !names.insert(t.name.get_ref().as_str()) {
+                return Err(format!("line {}: tenant `{}` is defined twice", at(t.name.span()), t.name.get_ref()));
+            }
+            if let Some(dlq) = &t.dead_letter_topic {
+                check_topic_name(dlq)
+                    .map_err(|e| format!("tenant `{}`: field `dead_letter_topic`: {e}", t.name.get_ref()))?;
+            }
+        }
+        let plugins = self
+            .sources
+            .iter()
+            .map(|s| (&s.name, &s.tenant))
+            .chain(self.transforms.iter().map(|t| (&t.name, &t.tenant)))
+            .chain(self.partitioners.iter().map(|p| (&p.name, &p.tenant)));
+        for (name, tenant) in plugins {
+            match (tenant, self.tenants.is_empty()) {
+                (None, false) => {
+                    return Err(format!(
+                        "line {}: plugin `{}` has no `tenant`; with [[tenant]]s configured, every plugin names one",
+                        at(name.span()),
+                        name.get_ref()
+                    ));
+                }
+                (Some(t), _) if self.tenant(t.get_ref()).is_none() => {
+                    return Err(format!("line {}: field `tenant`: no [[tenant]] is named `{}`", at(t.span()), t.get_ref()));
+                }
+                _ => {}
+            }
+        }
+        for s in &self.sources {
+            let Some(tenant) = self.tenant_of(s) else { continue };
+            let tname = tenant.name.get_ref();
+            if !tenant.owns(s.topic.get_ref()) {
+                return Err(format!(
+                    "line {}: field `topic`: tenant `{tname}` does not own topic `{}`",
+                    at(s.topic.span()),
+                    s.topic.get_ref()
+                ));
+            }
+            let members = s
+                .transforms
+                .get_ref()
+                .iter()
+                .filter_map(|t| self.transform(t))
+                .map(|t| (&t.name, &t.tenant, t.topics.as_slice()))
+                .chain(s.partitioner.as_ref().and_then(|p| self.partitioner(p.get_ref())).map(|p| (&p.name, &p.tenant, &[][..])));
+            for (name, tenant_of_member, topics) in members {
+                if tenant_of_member.as_ref().map(|t| t.get_ref()) != Some(tname) {
+                    return Err(format!(
+                        "line {}: plugin `{}` belongs to another tenant than source `{}` (tenant `{tname}`); a pipeline stays within one tenant",
+                        at(name.span()),
+                        name.get_ref(),
+                        s.name.get_ref()
+                    ));
+                }
+                if let Some(topic) = topics.iter().find(|t| !tenant.owns(t)) {
+                    return Err(format!(
+                        "line {}: transform `{}` may route to topic `{topic}`, which tenant `{tname}` does not own",
+                        at(name.span()),
+                        name.get_ref()
+                    ));
+                }
             }
         }
         Ok(())

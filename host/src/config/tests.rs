@@ -140,3 +140,58 @@ mod tempfile_lite {
         }
     }
 }
+
+const TENANTS: &str = r#"
+[[tenant]]
+name = "acme"
+topics = ["acme.*", "shared"]
+dead_letter_topic = "acme-dlq"
+quota = { records_per_second = 1000 }
+
+[[tenant]]
+name = "globex"
+topics = ["globex"]
+"#;
+
+#[test]
+fn tenants_own_topics_by_name_or_prefix() {
+    let (_d, path) = setup(&format!(
+        "{TENANTS}\n[[source]]\nname = \"gen\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopic = \"acme.events\"\n"
+    ));
+    let c = Config::load(&path).unwrap();
+    let t = c.tenant_of(&c.sources[0]).unwrap();
+    assert!(t.owns("acme.events") && t.owns("shared") && !t.owns("sharedx") && !t.owns("globex"));
+    assert_eq!(t.quota.records_per_second, Some(1000));
+}
+
+#[test]
+fn tenant_rules_are_enforced_with_line_numbers() {
+    // A topic of another tenant.
+    let (_d, path) = setup(&format!(
+        "{TENANTS}\n[[source]]\nname = \"gen\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopic = \"globex\"\n"
+    ));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("line 16: field `topic`: tenant `acme` does not own topic `globex`"), "{err}");
+
+    // No tenant named although tenants exist.
+    let (_d, path) = setup(&format!("{TENANTS}{MINIMAL}"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("plugin `gen` has no `tenant`"), "{err}");
+
+    // A transform of another tenant in the pipeline, and one routing outside.
+    let pipeline = "\n[[source]]\nname = \"gen\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopic = \"shared\"\ntransforms = [\"t\"]\n";
+    let (_d, path) =
+        setup(&format!("{TENANTS}{pipeline}\n[[transform]]\nname = \"t\"\ntenant = \"globex\"\nwasm = \"p.wasm\"\n"));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("plugin `t` belongs to another tenant than source `gen`"), "{err}");
+    let (_d, path) = setup(&format!(
+        "{TENANTS}{pipeline}\n[[transform]]\nname = \"t\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopics = [\"globex\"]\n"
+    ));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("transform `t` may route to topic `globex`, which tenant `acme` does not own"), "{err}");
+
+    // A tenant that does not exist.
+    let (_d, path) = setup(&MINIMAL.replace("name = \"gen\"", "name = \"gen\"\ntenant = \"nobody\""));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("field `tenant`: no [[tenant]] is named `nobody`"), "{err}");
+}
