@@ -386,7 +386,10 @@ impl Config {
 
     /// The tenant a source belongs to (none when no tenants are configured).
     pub fn tenant_of(&self, source: &SourceConfig) -> Option<&TenantConfig> {
-        source.tenant.as_ref().and_then(|t| self.tenant(t.get_ref()))
+        source
+            .tenant
+            .as_ref()
+            .and_then(|t| self.tenant(t.get_ref()))
     }
 
     fn validate(&self, text: &str) -> Result<(), String> {
@@ -488,11 +491,19 @@ impl Config {
         let mut names = HashSet::new();
         for t in &self.tenants {
             if !names.insert(t.name.get_ref().as_str()) {
-                return Err(format!("line {}: tenant `{}` is defined twice", at(t.name.span()), t.name.get_ref()));
+                return Err(format!(
+                    "line {}: tenant `{}` is defined twice",
+                    at(t.name.span()),
+                    t.name.get_ref()
+                ));
             }
             if let Some(dlq) = &t.dead_letter_topic {
-                check_topic_name(dlq)
-                    .map_err(|e| format!("tenant `{}`: field `dead_letter_topic`: {e}", t.name.get_ref()))?;
+                check_topic_name(dlq).map_err(|e| {
+                    format!(
+                        "tenant `{}`: field `dead_letter_topic`: {e}",
+                        t.name.get_ref()
+                    )
+                })?;
             }
         }
         let plugins = self
@@ -511,13 +522,19 @@ impl Config {
                     ));
                 }
                 (Some(t), _) if self.tenant(t.get_ref()).is_none() => {
-                    return Err(format!("line {}: field `tenant`: no [[tenant]] is named `{}`", at(t.span()), t.get_ref()));
+                    return Err(format!(
+                        "line {}: field `tenant`: no [[tenant]] is named `{}`",
+                        at(t.span()),
+                        t.get_ref()
+                    ));
                 }
                 _ => {}
             }
         }
         for s in &self.sources {
-            let Some(tenant) = self.tenant_of(s) else { continue };
+            let Some(tenant) = self.tenant_of(s) else {
+                continue;
+            };
             let tname = tenant.name.get_ref();
             if !tenant.owns(s.topic.get_ref()) {
                 return Err(format!(
@@ -532,7 +549,12 @@ impl Config {
                 .iter()
                 .filter_map(|t| self.transform(t))
                 .map(|t| (&t.name, &t.tenant, t.topics.as_slice()))
-                .chain(s.partitioner.as_ref().and_then(|p| self.partitioner(p.get_ref())).map(|p| (&p.name, &p.tenant, &[][..])));
+                .chain(
+                    s.partitioner
+                        .as_ref()
+                        .and_then(|p| self.partitioner(p.get_ref()))
+                        .map(|p| (&p.name, &p.tenant, &[][..])),
+                );
             for (name, tenant_of_member, topics) in members {
                 if tenant_of_member.as_ref().map(|t| t.get_ref()) != Some(tname) {
                     return Err(format!(

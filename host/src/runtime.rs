@@ -82,6 +82,7 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
         let spec = |name: &str,
                     limits,
                     settings: &crate::config::PluginSettings,
+                    capabilities: &crate::config::Capabilities,
                     stats: &mut StatsRegistry| {
             let plugin: Arc<LoadedPlugin> = plugins[name].clone();
             PluginSpec {
@@ -90,9 +91,16 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                 plugin,
                 limits,
                 settings: settings.0.clone(),
+                capabilities: capabilities.clone(),
             }
         };
-        let source = spec(s.name.get_ref(), s.limits, &s.config, &mut stats);
+        let source = spec(
+            s.name.get_ref(),
+            s.limits,
+            &s.config,
+            &s.capabilities,
+            &mut stats,
+        );
         let mut topics = HashMap::from([(
             s.topic.get_ref().clone(),
             partition_counts[s.topic.get_ref()],
@@ -106,14 +114,28 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                 for extra in &t.topics {
                     topics.insert(extra.clone(), partition_counts[extra]);
                 }
-                spec(t.name.get_ref(), t.limits, &t.config, &mut stats)
+                spec(
+                    t.name.get_ref(),
+                    t.limits,
+                    &t.config,
+                    &t.capabilities,
+                    &mut stats,
+                )
             })
             .collect();
         let partitioner = s
             .partitioner
             .as_ref()
             .and_then(|p| config.partitioner(p.get_ref()))
-            .map(|p| spec(p.name.get_ref(), p.limits, &p.config, &mut stats));
+            .map(|p| {
+                spec(
+                    p.name.get_ref(),
+                    p.limits,
+                    &p.config,
+                    &p.capabilities,
+                    &mut stats,
+                )
+            });
         let sink = Arc::new(RecordSink {
             stats: source.stats.clone(),
             in_flight: InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),

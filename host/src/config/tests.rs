@@ -171,7 +171,10 @@ fn tenant_rules_are_enforced_with_line_numbers() {
         "{TENANTS}\n[[source]]\nname = \"gen\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopic = \"globex\"\n"
     ));
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("line 16: field `topic`: tenant `acme` does not own topic `globex`"), "{err}");
+    assert!(
+        err.contains("line 16: field `topic`: tenant `acme` does not own topic `globex`"),
+        "{err}"
+    );
 
     // No tenant named although tenants exist.
     let (_d, path) = setup(&format!("{TENANTS}{MINIMAL}"));
@@ -180,18 +183,29 @@ fn tenant_rules_are_enforced_with_line_numbers() {
 
     // A transform of another tenant in the pipeline, and one routing outside.
     let pipeline = "\n[[source]]\nname = \"gen\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopic = \"shared\"\ntransforms = [\"t\"]\n";
-    let (_d, path) =
-        setup(&format!("{TENANTS}{pipeline}\n[[transform]]\nname = \"t\"\ntenant = \"globex\"\nwasm = \"p.wasm\"\n"));
+    let (_d, path) = setup(&format!(
+        "{TENANTS}{pipeline}\n[[transform]]\nname = \"t\"\ntenant = \"globex\"\nwasm = \"p.wasm\"\n"
+    ));
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("plugin `t` belongs to another tenant than source `gen`"), "{err}");
+    assert!(
+        err.contains("plugin `t` belongs to another tenant than source `gen`"),
+        "{err}"
+    );
     let (_d, path) = setup(&format!(
         "{TENANTS}{pipeline}\n[[transform]]\nname = \"t\"\ntenant = \"acme\"\nwasm = \"p.wasm\"\ntopics = [\"globex\"]\n"
     ));
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("transform `t` may route to topic `globex`, which tenant `acme` does not own"), "{err}");
+    assert!(
+        err.contains("transform `t` may route to topic `globex`, which tenant `acme` does not own"),
+        "{err}"
+    );
 
     // A tenant that does not exist.
-    let (_d, path) = setup(&MINIMAL.replace("name = \"gen\"", "name = \"gen\"\ntenant = \"nobody\""));
+    let (_d, path) =
+        setup(&MINIMAL.replace("name = \"gen\"", "name = \"gen\"\ntenant = \"nobody\""));
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("field `tenant`: no [[tenant]] is named `nobody`"), "{err}");
+    assert!(
+        err.contains("field `tenant`: no [[tenant]] is named `nobody`"),
+        "{err}"
+    );
 }

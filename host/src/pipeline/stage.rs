@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasmtime::Engine;
 
 use super::stop::Stop;
-use crate::config::PluginLimits;
+use crate::config::{Capabilities, PluginLimits};
 use crate::plugin::{
     LoadedPlugin, PartitionerInstance, PluginError, SourceInstance, TransformInstance,
 };
@@ -20,6 +20,7 @@ pub struct PluginSpec {
     pub plugin: Arc<LoadedPlugin>,
     pub limits: PluginLimits,
     pub settings: Vec<(String, String)>,
+    pub capabilities: Capabilities,
     pub stats: Arc<PluginStats>,
 }
 
@@ -38,7 +39,14 @@ macro_rules! startable {
     ($($t:ty),*) => {$(
         impl Startable for $t {
             fn start(engine: &Engine, spec: &PluginSpec) -> Result<Self, PluginError> {
-                <$t>::start(engine, &spec.plugin, spec.name.clone(), spec.limits, &spec.settings)
+                <$t>::start(
+                    engine,
+                    &spec.plugin,
+                    spec.name.clone(),
+                    spec.limits,
+                    &spec.capabilities,
+                    &spec.settings,
+                )
             }
         }
     )*};

@@ -11,6 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::{self, Level};
+use crate::config::Capabilities;
 
 /// The store data of one plugin instance.
 pub struct HostState {
@@ -24,7 +25,9 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_cap: usize) -> Self {
+    pub fn new(plugin: Arc<str>, memory_cap: usize, capabilities: &Capabilities) -> Self {
+        // Grants are applied by the capabilities work in progress; none yet.
+        let _ = capabilities;
         let recent_stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut wasi = WasiCtx::builder();
         // The builder grants nothing by default (no env, args, preopens,

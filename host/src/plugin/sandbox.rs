@@ -17,7 +17,7 @@ use wasmtime::{Engine, Store, Trap};
 use super::bindings::{PollResult, partitioner, source, transform};
 use super::component::{LoadedPlugin, Template};
 use super::host::HostState;
-use crate::config::PluginLimits;
+use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
 
 /// Why a call into a plugin did not succeed.
@@ -46,9 +46,14 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn new(engine: &Engine, name: Arc<str>, limits: PluginLimits) -> Self {
+    fn new(
+        engine: &Engine,
+        name: Arc<str>,
+        limits: PluginLimits,
+        capabilities: &Capabilities,
+    ) -> Self {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
-        let mut store = Store::new(engine, HostState::new(name, memory_cap));
+        let mut store = Store::new(engine, HostState::new(name, memory_cap, capabilities));
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         Self { store, limits }
@@ -143,6 +148,7 @@ macro_rules! plugin_instance {
                 plugin: &LoadedPlugin,
                 name: Arc<str>,
                 limits: PluginLimits,
+                capabilities: &Capabilities,
                 config: &Vec<(String, String)>,
             ) -> Result<Self, PluginError> {
                 let Template::$variant(pre) = &plugin.template else {
@@ -153,7 +159,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, name, limits);
+                let mut sandbox = Sandbox::new(engine, name, limits, capabilities);
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 sandbox
                     .call(|s| bindings.call_init(s, config))

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use streamplug::config::PluginLimits;
+use streamplug::config::{Capabilities, PluginLimits};
 use streamplug::engine;
 use streamplug::plugin::bindings::PollResult;
 use streamplug::plugin::{
@@ -42,6 +42,7 @@ fn main() -> Result<()> {
     let cache = CompileCache::new(&engine, std::env::temp_dir().join("streamplug-bench-cache"));
     let load = |path: &str| plugin::load(&engine, &linker, &cache, path.as_ref());
     let limits = PluginLimits::default();
+    let none = Capabilities::default();
     let name: Arc<str> = Arc::from("bench");
 
     let datagen = load(artifacts::DATAGEN)?;
@@ -59,8 +60,9 @@ fn main() -> Result<()> {
             ("timestamp", "1700000000000"),
         ]);
 
-        let mut source = SourceInstance::start(&engine, &datagen, name.clone(), limits, &bytes_cfg)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut source =
+            SourceInstance::start(&engine, &datagen, name.clone(), limits, &none, &bytes_cfg)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         let sample = poll_batch(&mut source, batch)?;
         let t = Instant::now();
         for _ in 0..calls {
@@ -75,9 +77,15 @@ fn main() -> Result<()> {
         }
         let decode_ns = per_record(t, calls, batch);
 
-        let mut pass =
-            TransformInstance::start(&engine, &passthrough, name.clone(), limits, &Vec::new())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut pass = TransformInstance::start(
+            &engine,
+            &passthrough,
+            name.clone(),
+            limits,
+            &none,
+            &Vec::new(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for _ in 0..calls {
             pass.process(&sample).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -85,7 +93,7 @@ fn main() -> Result<()> {
         let passthrough_ns = per_record(t, calls, batch);
 
         let mut part =
-            PartitionerInstance::start(&engine, &keyhash, name.clone(), limits, &Vec::new())
+            PartitionerInstance::start(&engine, &keyhash, name.clone(), limits, &none, &Vec::new())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for _ in 0..calls {
@@ -95,13 +103,19 @@ fn main() -> Result<()> {
         let keyhash_ns = per_record(t, calls, batch);
 
         let mut json_source =
-            SourceInstance::start(&engine, &datagen, name.clone(), limits, &json_cfg)
+            SourceInstance::start(&engine, &datagen, name.clone(), limits, &none, &json_cfg)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         let json_sample = poll_batch(&mut json_source, batch)?;
         let filter_cfg = settings(&[("field", "kind"), ("values", "buy")]);
-        let mut filter =
-            TransformInstance::start(&engine, &json_filter, name.clone(), limits, &filter_cfg)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut filter = TransformInstance::start(
+            &engine,
+            &json_filter,
+            name.clone(),
+            limits,
+            &none,
+            &filter_cfg,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for _ in 0..calls {
             filter
