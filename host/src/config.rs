@@ -84,9 +84,12 @@ pub struct RuntimeConfig {
     pub restart_backoff_max_ms: u64,
     /// How long a source that said "nothing right now" waits by default.
     pub idle_backoff_ms: u64,
-    /// Failures in a row (no successful call between them) after which a
-    /// plugin is given up on: its pipeline stops and it is marked failed.
+    /// Restarts allowed within `restart_window_ms`; one more failure in that
+    /// window and the plugin is given up on: its pipeline stops and it is
+    /// marked failed. (A window, not "in a row": a plugin that crashes after
+    /// every successful batch is failing too.)
     pub max_restarts: u32,
+    pub restart_window_ms: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -98,6 +101,7 @@ impl Default for RuntimeConfig {
             restart_backoff_max_ms: 30_000,
             idle_backoff_ms: 50,
             max_restarts: 10,
+            restart_window_ms: 60_000,
         }
     }
 }
@@ -143,16 +147,13 @@ pub struct Quota {
     pub bytes_per_second: Option<ByteSize>,
 }
 
-/// A tenant: owns topics, may share a quota among its plugins, and may
-/// have a dead-letter topic for records that could not be delivered.
+/// A tenant: owns topics and may share a quota among its plugins.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: Spanned<String>,
     /// Topic names, or prefixes written with a trailing `*` (`"acme.*"`).
     pub topics: Vec<String>,
-    #[serde(default)]
-    pub dead_letter_topic: Option<String>,
     /// Shared by all the tenant's sources together.
     #[serde(default)]
     pub quota: Quota,
@@ -480,6 +481,21 @@ impl Config {
                 ));
             }
         }
+        let grants = self
+            .sources
+            .iter()
+            .map(|s| (&s.name, &s.capabilities))
+            .chain(self.transforms.iter().map(|t| (&t.name, &t.capabilities)))
+            .chain(self.partitioners.iter().map(|p| (&p.name, &p.capabilities)));
+        for (name, grant) in grants {
+            check_capabilities(grant).map_err(|e| {
+                format!(
+                    "plugin `{}` (line {}): field `capabilities`: {e}",
+                    name.get_ref(),
+                    at(name.span())
+                )
+            })?;
+        }
         self.validate_tenants(text)
     }
 
@@ -496,14 +512,6 @@ impl Config {
                     at(t.name.span()),
                     t.name.get_ref()
                 ));
-            }
-            if let Some(dlq) = &t.dead_letter_topic {
-                check_topic_name(dlq).map_err(|e| {
-                    format!(
-                        "tenant `{}`: field `dead_letter_topic`: {e}",
-                        t.name.get_ref()
-                    )
-                })?;
             }
         }
         let plugins = self
@@ -575,6 +583,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A granted directory must exist now, so that a typo fails at startup
+/// rather than at the plugin's first read; it appears at the same path inside
+/// the sandbox, hence absolute.
+fn check_capabilities(grant: &Capabilities) -> Result<(), String> {
+    for dir in &grant.read_dirs {
+        let shown = dir.display();
+        if !dir.is_absolute() {
+            return Err(format!(
+                "read_dirs: {shown} is not an absolute path (it is seen at the same path inside the sandbox)"
+            ));
+        }
+        if dir.to_str().is_none() {
+            return Err(format!("read_dirs: {shown} is not valid UTF-8"));
+        }
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("read_dirs: {shown} is not a directory")),
+            Err(e) => return Err(format!("read_dirs: {shown}: {e}")),
+        }
+    }
+    for name in &grant.env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(format!("env: `{name}` is not an environment variable name"));
+        }
+    }
+    Ok(())
 }
 
 /// Kafka's own rule for topic names.

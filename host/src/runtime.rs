@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
 use crate::engine::{self, EpochTicker};
+use crate::pipeline::quota::RateLimit;
 use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop};
 use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
 use crate::producer::embedded::EmbeddedCluster;
@@ -77,6 +78,12 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     }
 
     let mut stats = StatsRegistry::default();
+    // One bucket per tenant, shared by all its sources.
+    let tenant_quotas: HashMap<String, Arc<RateLimit>> = config
+        .tenants
+        .iter()
+        .filter_map(|t| RateLimit::new(&t.quota).map(|q| (t.name.get_ref().clone(), Arc::new(q))))
+        .collect();
     let mut workers = Vec::new();
     for s in &config.sources {
         let spec = |name: &str,
@@ -148,6 +155,16 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                 topic: s.topic.get_ref().clone(),
                 topics,
                 batch_size: s.batch_size,
+                max_record_bytes: s.max_record_bytes.0,
+                quotas: RateLimit::new(&s.quota)
+                    .map(Arc::new)
+                    .into_iter()
+                    .chain(
+                        config
+                            .tenant_of(s)
+                            .and_then(|t| tenant_quotas.get(t.name.get_ref()).cloned()),
+                    )
+                    .collect(),
                 sink,
             },
             PipelineEnv {
@@ -157,6 +174,8 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                 backoff: Backoff {
                     initial: Duration::from_millis(config.runtime.restart_backoff_ms),
                     max: Duration::from_millis(config.runtime.restart_backoff_max_ms),
+                    max_restarts: config.runtime.max_restarts,
+                    window: Duration::from_millis(config.runtime.restart_window_ms),
                 },
                 idle: Duration::from_millis(config.runtime.idle_backoff_ms),
             },

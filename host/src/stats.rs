@@ -29,6 +29,8 @@ pub struct PluginStats {
     pub restarts: AtomicU64,
     /// Errors a plugin returned (it kept running).
     pub errors: AtomicU64,
+    /// The plugin failed `runtime.max_restarts` times in a row and was stopped.
+    pub gave_up: std::sync::atomic::AtomicBool,
     failures: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -68,6 +70,7 @@ impl PluginStats {
             bytes: self.bytes.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            gave_up: self.gave_up.load(Relaxed),
             failures: self
                 .failures
                 .lock()
@@ -92,6 +95,8 @@ pub struct PluginSummary {
     pub bytes: u64,
     pub restarts: u64,
     pub errors: u64,
+    /// Stopped for good after failing `runtime.max_restarts` times in a row.
+    pub gave_up: bool,
     /// Failed records by cause.
     pub failures: BTreeMap<String, u64>,
 }
@@ -187,6 +192,9 @@ impl Summary {
                 p.world.to_string(),
                 p.restarts
             );
+            if p.gave_up {
+                let _ = writeln!(out, "  gave up after repeated failures (see the log)");
+            }
             for (cause, n) in &p.failures {
                 let _ = writeln!(out, "  {n} failed: {cause}");
             }

@@ -5,6 +5,7 @@
 //! `JSON_FILTER`, `KEYHASH_PARTITIONER`, `TEST_PANIC_ON_NTH`,
 //! `TEST_INFINITE_LOOP`, `TEST_MEMORY_BOMB`, `TEST_BAD_OUTPUT`,
 //! `TEST_TRAP_ON_INIT`, `TEST_PASSTHROUGH`, `TEST_BAD_PARTITION`, `TEST_SHAPES`,
-//! `TEST_BIG_RECORD`, and [`ALL`] listing them with their package names.
+//! `TEST_BIG_RECORD`, `TEST_CAPABILITIES`, and [`ALL`] listing them with their
+//! package names.
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));

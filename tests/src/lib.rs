@@ -98,14 +98,39 @@ fn cache_dir() -> PathBuf {
 
 /// Runs `streamplug run CONFIG --summary-json ...` to the end.
 pub fn run_to_end(config: &Path, summary: &Path) -> Output {
-    streamplug()
+    run_to_end_with_env(config, summary, &[])
+}
+
+/// [`run_to_end`] with extra environment variables for streamplug.
+pub fn run_to_end_with_env(config: &Path, summary: &Path, env: &[(&str, &str)]) -> Output {
+    let child = streamplug()
+        .envs(env.iter().copied())
         .arg("run")
         .arg(config)
         .arg("--summary-json")
         .arg(summary)
-        .output()
-        .expect("cannot run streamplug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run streamplug");
+    // A run that should end by itself must not hang the suite.
+    let pid = child.id();
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match wait.recv_timeout(RUN_LIMIT) {
+        Ok(out) => out.expect("cannot wait for streamplug"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            panic!("streamplug did not finish within {RUN_LIMIT:?}");
+        }
+    }
 }
+
+/// The longest a run that should end by itself may take in a test.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Starts `streamplug run` in the background (stdout/stderr to files in `dir`).
 pub fn spawn_run(config: &Path, summary: &Path, dir: &Path) -> Child {
@@ -125,9 +150,18 @@ pub fn spawn_run(config: &Path, summary: &Path, dir: &Path) -> Child {
 /// Writes `config` into `dir`, runs it to the end, and checks that streamplug
 /// exited 0. Returns the JSON summary and stderr.
 pub fn run_ok(dir: &Scratch, config: &str) -> (serde_json::Value, String) {
+    run_ok_with_env(dir, config, &[])
+}
+
+/// [`run_ok`] with extra environment variables for streamplug.
+pub fn run_ok_with_env(
+    dir: &Scratch,
+    config: &str,
+    env: &[(&str, &str)],
+) -> (serde_json::Value, String) {
     let path = dir.write("config.toml", config);
     let summary = dir.path().join("summary.json");
-    let out = run_to_end(&path, &summary);
+    let out = run_to_end_with_env(&path, &summary, env);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),

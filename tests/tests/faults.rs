@@ -17,7 +17,7 @@ fn run_beside_healthy(name: &str, broken: &str) -> (serde_json::Value, String) {
     let broken_topic = unique_topic(name);
     let count = 20_000;
     let text = format!(
-        "{}\n[[source]]\nname = \"broken\"\ntopic = \"{broken_topic}\"\n{broken}\n[runtime]\nrestart_backoff_ms = 50\nrestart_backoff_max_ms = 400\n",
+        "{}\n[[source]]\nname = \"broken\"\ntopic = \"{broken_topic}\"\n{broken}\n[runtime]\nrestart_backoff_ms = 50\nrestart_backoff_max_ms = 400\nmax_restarts = 1000\n",
         healthy_datagen("healthy", &healthy_topic, count)
     );
     let config = dir.write("c.toml", &text);
@@ -144,4 +144,28 @@ fn transform_failing_on_init_stalls_only_its_own_pipeline() {
             .to_string()
             .contains("shutdown while transform `bad-init` was failing")
     );
+}
+
+#[test]
+fn a_plugin_that_keeps_failing_is_given_up_on_and_the_run_ends() {
+    let dir = Scratch::new("giveup");
+    let healthy_topic = unique_topic("giveup-healthy");
+    let config = format!(
+        "{}\n[[source]]\nname = \"broken\"\ntopic = \"{}\"\nwasm = \"{}\"\n[source.config]\nn = 10\n\
+         [runtime]\nrestart_backoff_ms = 20\nmax_restarts = 3\n",
+        healthy_datagen("healthy", &healthy_topic, 1_000),
+        unique_topic("giveup-broken"),
+        artifacts::TEST_PANIC_ON_NTH,
+    );
+    // No signal: the run ends by itself once the healthy source is done and
+    // the broken one has been given up on.
+    let (s, stderr) = streamplug_tests::run_ok(&dir, &config);
+    assert_eq!(s["plugins"]["broken"]["gave_up"], true, "{s}");
+    assert_eq!(counter(&s, "broken", "restarts"), 3);
+    assert!(
+        stderr.contains("giving up after 4 failures within 60 s"),
+        "{stderr}"
+    );
+    assert_eq!(s["plugins"]["healthy"]["gave_up"], false);
+    assert_complete(&healthy_topic, 1_000);
 }

@@ -32,6 +32,8 @@ value_size = 3000
 name = "too-big-for-producer"
 wasm = "{big}"
 topic = "{any_topic}"
+# Above the host's own default limit, to reach the producer's.
+max_record_bytes = "4MiB"
 [source.config]
 count = 3
 value_size = 2097152

@@ -145,7 +145,6 @@ const TENANTS: &str = r#"
 [[tenant]]
 name = "acme"
 topics = ["acme.*", "shared"]
-dead_letter_topic = "acme-dlq"
 quota = { records_per_second = 1000 }
 
 [[tenant]]
@@ -172,7 +171,7 @@ fn tenant_rules_are_enforced_with_line_numbers() {
     ));
     let err = Config::load(&path).unwrap_err().to_string();
     assert!(
-        err.contains("line 16: field `topic`: tenant `acme` does not own topic `globex`"),
+        err.contains("line 15: field `topic`: tenant `acme` does not own topic `globex`"),
         "{err}"
     );
 

@@ -1,6 +1,7 @@
 //! Pipelines: each source, its transforms and partitioner, feeding the
 //! shared producer from a thread of its own.
 
+pub mod quota;
 pub mod stage;
 pub mod stop;
 pub mod worker;

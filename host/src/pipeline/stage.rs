@@ -1,8 +1,10 @@
 //! A pipeline stage: one plugin instance that is replaced when it fails,
 //! after an exponential backoff, while the rest of the host keeps running.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
@@ -24,11 +26,15 @@ pub struct PluginSpec {
     pub stats: Arc<PluginStats>,
 }
 
-/// How long to wait before restarting a failed plugin.
+/// When and how often a failed plugin is restarted.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub initial: Duration,
     pub max: Duration,
+    /// Restarts allowed within `window`; one more failure and the plugin is
+    /// given up on.
+    pub max_restarts: u32,
+    pub window: Duration,
 }
 
 pub trait Startable: Sized {
@@ -58,6 +64,9 @@ pub struct Stage<I> {
     instance: Option<I>,
     backoff: Backoff,
     next_delay: Duration,
+    /// When recent failures happened, oldest first, within the window.
+    failures: VecDeque<Instant>,
+    gave_up: bool,
 }
 
 impl<I: Startable> Stage<I> {
@@ -67,14 +76,19 @@ impl<I: Startable> Stage<I> {
             instance: None,
             backoff,
             next_delay: backoff.initial,
+            failures: VecDeque::new(),
+            gave_up: false,
         }
     }
 
     /// The live instance, starting one if there is none. A failed start is
     /// logged and retried after the backoff. `None` once `stop` is raised
-    /// and no instance could be had.
+    /// and no instance could be had, or once the plugin has been given up on.
     pub fn get(&mut self, engine: &Engine, stop: &Stop) -> Option<&mut I> {
         while self.instance.is_none() {
+            if self.gave_up() {
+                return None;
+            }
             match I::start(engine, &self.spec) {
                 Ok(i) => self.instance = Some(i),
                 Err(e) => {
@@ -92,15 +106,43 @@ impl<I: Startable> Stage<I> {
         self.next_delay = self.backoff.initial;
     }
 
+    /// Whether the plugin failed too often to be restarted again.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
+
     /// Drops the instance after a failure, logs the cause and waits out the
-    /// backoff. Returns true if `stop` was raised meanwhile.
+    /// backoff. Returns true if the pipeline should stop: `stop` was raised
+    /// meanwhile, or this failure used up the plugin's restarts.
     pub fn fail(&mut self, error: &PluginError, stop: &Stop) -> bool {
         self.instance = None;
+        let now = Instant::now();
+        self.failures.push_back(now);
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.backoff.window)
+        {
+            self.failures.pop_front();
+        }
+        let name = &*self.spec.name;
+        if self.failures.len() > self.backoff.max_restarts as usize {
+            self.gave_up = true;
+            self.spec.stats.gave_up.store(true, Ordering::Relaxed);
+            tracing::error!(
+                plugin = name,
+                "plugin failed: {error}; giving up after {} failures within {} s (runtime.max_restarts = {})",
+                self.failures.len(),
+                self.backoff.window.as_secs(),
+                self.backoff.max_restarts
+            );
+            return true;
+        }
         let delay = self.next_delay;
         self.next_delay = (delay * 2).min(self.backoff.max);
         PluginStats::add(&self.spec.stats.restarts, 1);
         tracing::error!(
-            plugin = &*self.spec.name,
+            plugin = name,
             "plugin failed: {error}; restarting in {} ms",
             delay.as_millis()
         );

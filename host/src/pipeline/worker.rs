@@ -12,6 +12,7 @@ use std::time::Duration;
 use streamplug_codec::{BatchReader, BatchWriter};
 use wasmtime::Engine;
 
+use super::quota::RateLimit;
 use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
 use crate::plugin::bindings::PollResult;
@@ -28,6 +29,10 @@ pub struct PipelineSpec {
     /// Every topic this pipeline may produce to, with its partition count.
     pub topics: HashMap<String, u32>,
     pub batch_size: u32,
+    /// Largest record (payload bytes) that may be handed over.
+    pub max_record_bytes: u64,
+    /// The source's own quota and its tenant's shared one.
+    pub quotas: Vec<Arc<RateLimit>>,
     pub sink: Arc<RecordSink>,
 }
 
@@ -46,13 +51,18 @@ pub struct Pipeline {
     topic: String,
     topics: HashMap<String, u32>,
     batch_size: u32,
+    max_record_bytes: u64,
+    quotas: Vec<Arc<RateLimit>>,
     sink: Arc<RecordSink>,
     env: PipelineEnv,
+    /// A transform or partitioner was given up on: the pipeline stops.
+    halted: bool,
 }
 
 /// What became of a batch on its way through the transforms.
 enum Transformed {
-    Batch(Vec<u8>),
+    /// The batch, its record count and payload bytes.
+    Batch(Vec<u8>, u32, u64),
     /// Every record has been counted (failed or dropped) already.
     Gone,
 }
@@ -71,8 +81,11 @@ impl Pipeline {
             topic: spec.topic,
             topics: spec.topics,
             batch_size: spec.batch_size,
+            max_record_bytes: spec.max_record_bytes,
+            quotas: spec.quotas,
             sink: spec.sink,
             env,
+            halted: false,
         }
     }
 
@@ -100,10 +113,19 @@ impl Pipeline {
                 Ok(PollResult::Records(batch)) => {
                     self.source.healthy();
                     match check_batch(&batch, Some(room)) {
-                        Ok(n) => {
+                        Ok((n, bytes)) => {
                             PluginStats::add(&stats.records_in, u64::from(n));
-                            if let Transformed::Batch(out) = self.transform(batch, n) {
+                            if let Transformed::Batch(out, n, bytes) =
+                                self.transform(batch, n, bytes)
+                            {
+                                for quota in &self.quotas {
+                                    // Stopped while throttled: hand over anyway.
+                                    quota.admit(u64::from(n), bytes, &self.env.stop);
+                                }
                                 self.produce(&out);
+                            }
+                            if self.halted {
+                                break;
                             }
                         }
                         Err(why) => {
@@ -147,24 +169,32 @@ impl Pipeline {
     /// restarted and given the same batch again, so no record is lost to a
     /// crash; one that returns an error has the batch's records counted as
     /// failed with its message.
-    fn transform(&mut self, mut batch: Vec<u8>, mut count: u32) -> Transformed {
+    fn transform(&mut self, mut batch: Vec<u8>, mut count: u32, mut bytes: u64) -> Transformed {
         for stage in &mut self.transforms {
             let stats = stage.spec.stats.clone();
             loop {
                 let Some(t) = stage.get(&self.env.engine, &self.env.stop) else {
-                    let cause =
-                        format!("shutdown while transform `{}` was failing", stage.spec.name);
+                    let cause = if stage.gave_up() {
+                        self.halted = true;
+                        format!(
+                            "transform `{}` was given up on after repeated failures",
+                            stage.spec.name
+                        )
+                    } else {
+                        format!("shutdown while transform `{}` was failing", stage.spec.name)
+                    };
                     self.sink.stats.fail(u64::from(count), &cause);
                     return Transformed::Gone;
                 };
                 match t.process(&batch) {
                     Ok(out) => match check_batch(&out, None) {
-                        Ok(n) => {
+                        Ok((n, out_bytes)) => {
                             stage.healthy();
                             PluginStats::add(&stats.records_in, u64::from(count));
                             PluginStats::add(&stats.records_out, u64::from(n));
                             batch = out;
                             count = n;
+                            bytes = out_bytes;
                             break;
                         }
                         Err(why) => {
@@ -187,7 +217,7 @@ impl Pipeline {
                 }
             }
         }
-        Transformed::Batch(batch)
+        Transformed::Batch(batch, count, bytes)
     }
 
     /// Hands a (valid) batch to the producer, record by record.
@@ -208,6 +238,15 @@ impl Pipeline {
         let mut produced = 0;
         for (i, record) in reader.enumerate() {
             let Ok(record) = record else { break };
+            let size = record.payload_len() as u64;
+            if size > self.max_record_bytes {
+                let limit = self.max_record_bytes;
+                stats.fail(
+                    1,
+                    &format!("record of {size} bytes is over max_record_bytes ({limit})"),
+                );
+                continue;
+            }
             // Most records carry no topic: skip the lookup for those.
             let (topic, count) = match record.topic {
                 None => (self.topic.as_str(), Some(default_count)),
@@ -291,6 +330,13 @@ impl Pipeline {
             };
             let chosen = loop {
                 let Some(p) = stage.get(&self.env.engine, &self.env.stop) else {
+                    if stage.gave_up() {
+                        self.halted = true;
+                        return Err(format!(
+                            "partitioner `{}` was given up on after repeated failures",
+                            stage.spec.name
+                        ));
+                    }
                     return Err(format!(
                         "shutdown while partitioner `{}` was failing",
                         stage.spec.name
@@ -330,7 +376,8 @@ impl Pipeline {
 }
 
 /// Checks a batch from a plugin: well formed, and no larger than asked.
-fn check_batch(batch: &[u8], max: Option<u64>) -> Result<u32, String> {
+/// Returns its record count and payload bytes.
+fn check_batch(batch: &[u8], max: Option<u64>) -> Result<(u32, u64), String> {
     let reader = BatchReader::new(batch).map_err(|e| e.to_string())?;
     let n = reader.len();
     if let Some(max) = max
@@ -340,5 +387,9 @@ fn check_batch(batch: &[u8], max: Option<u64>) -> Result<u32, String> {
             "{n} records returned, at most {max} were asked for"
         ));
     }
-    reader.validate().map_err(|e| e.to_string())
+    let mut bytes = 0;
+    for record in reader {
+        bytes += record.map_err(|e| e.to_string())?.payload_len() as u64;
+    }
+    Ok((n, bytes))
 }

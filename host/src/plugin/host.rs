@@ -1,14 +1,17 @@
 //! What a plugin instance can reach: the `log` import, WASI clocks and
-//! random, and nothing else. Also its memory cap and where its stdout and
+//! random, and what its `capabilities` grant (read-only directories, named
+//! environment variables). Also its memory cap and where its stdout and
 //! stderr go.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::{self, Level};
 use crate::config::Capabilities;
@@ -24,34 +27,123 @@ pub struct HostState {
     pub(crate) recent_stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
+/// Host resources (streams, sockets, open files, pollables) one instance may
+/// hold at once. Each socket and open file is a host file descriptor, so
+/// without a cap a plugin could exhaust the descriptors the producer needs.
+pub(crate) const MAX_HOST_RESOURCES: usize = 256;
+
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_cap: usize, capabilities: &Capabilities) -> Self {
-        // Grants are applied by the capabilities work in progress; none yet.
-        let _ = capabilities;
+    /// Fails only if a granted directory cannot be opened (the config check
+    /// at startup makes that rare: it was removed or its permissions changed).
+    pub fn new(
+        plugin: Arc<str>,
+        memory_cap: usize,
+        capabilities: &Capabilities,
+    ) -> Result<Self, String> {
         let recent_stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut wasi = WasiCtx::builder();
-        // The builder grants nothing by default (no env, args, preopens,
-        // sockets or name lookup): clocks and random are all a plugin gets.
+        // The builder grants nothing by default (no env, args, preopens or
+        // name lookup); what a plugin gets beyond clocks and random is added
+        // below from its capabilities.
         wasi.stdout(LogStream::new(plugin.clone(), "stdout", None))
             .stderr(LogStream::new(
                 plugin.clone(),
                 "stderr",
                 Some(recent_stderr.clone()),
             ))
-            .allow_tcp(false)
-            .allow_udp(false)
+            // TCP and UDP are switched on only so that every address a plugin
+            // uses reaches `deny_socket_addr` and is logged; switched off,
+            // sockets fail inside WASI and the attempt is invisible.
+            .allow_tcp(true)
+            .allow_udp(true)
+            .socket_addr_check({
+                let plugin = plugin.clone();
+                move |addr, use_| {
+                    let allowed = deny_socket_addr(&plugin, addr, use_);
+                    Box::pin(async move { allowed })
+                }
+            })
+            // No hook exists for name lookups: denied silently.
             .allow_ip_name_lookup(false);
-        Self {
+        for dir in &capabilities.read_dirs {
+            let guest_path = dir.to_str().ok_or_else(|| {
+                format!(
+                    "capabilities.read_dirs: {} is not valid UTF-8",
+                    dir.display()
+                )
+            })?;
+            wasi.preopened_dir(dir, guest_path, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    format!(
+                        "capabilities.read_dirs: cannot open {}: {e:#}",
+                        dir.display()
+                    )
+                })?;
+        }
+        for name in &capabilities.env {
+            match std::env::var(name) {
+                Ok(value) => {
+                    wasi.env(name, value);
+                }
+                Err(std::env::VarError::NotPresent) => tracing::warn!(
+                    plugin = &*plugin,
+                    "granted environment variable {name} is not set; the plugin will not see it"
+                ),
+                Err(std::env::VarError::NotUnicode(_)) => tracing::warn!(
+                    plugin = &*plugin,
+                    "granted environment variable {name} is not valid UTF-8; the plugin will not see it"
+                ),
+            }
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HOST_RESOURCES);
+        Ok(Self {
             plugin,
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             limiter: MemoryLimiter {
                 cap: memory_cap,
                 denied: None,
             },
             recent_stderr,
-        }
+        })
     }
+}
+
+/// The socket policy: there is no network capability to grant, so every
+/// address is refused (the guest sees `access-denied`) and the attempt is
+/// logged.
+///
+/// The one exception is the wildcard, any-port bind that WASI checks before
+/// an unbound socket connects or sends: refusing it would end the attempt
+/// before the real destination is known, so the log could not name it. It
+/// reaches nothing by itself: connecting, listening, sending and receiving
+/// are each checked again and refused.
+fn deny_socket_addr(plugin: &str, addr: SocketAddr, use_: SocketAddrUse) -> bool {
+    let wildcard_bind = matches!(use_, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
+        && addr.ip().is_unspecified()
+        && addr.port() == 0;
+    if wildcard_bind {
+        return true;
+    }
+    // Checked for each datagram that arrives at a bound socket: logging it
+    // would let anyone on the network fill the log. Dropped silently.
+    if matches!(use_, SocketAddrUse::UdpReceive) {
+        return false;
+    }
+    let what = match use_ {
+        SocketAddrUse::TcpConnect => "connect to",
+        SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => "bind",
+        SocketAddrUse::TcpListen => "listen on",
+        SocketAddrUse::TcpAccept => "accept a connection from",
+        SocketAddrUse::UdpSend => "send to",
+        SocketAddrUse::UdpReceive => "receive from",
+    };
+    tracing::warn!(
+        plugin,
+        "plugin tried to {what} {addr}: denied (no network capability)"
+    );
+    false
 }
 
 impl WasiView for HostState {

@@ -12,11 +12,12 @@
 use std::fmt;
 use std::sync::Arc;
 
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{PollResult, partitioner, source, transform};
 use super::component::{LoadedPlugin, Template};
-use super::host::HostState;
+use super::host::{HostState, MAX_HOST_RESOURCES};
 use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
 
@@ -51,12 +52,14 @@ impl Sandbox {
         name: Arc<str>,
         limits: PluginLimits,
         capabilities: &Capabilities,
-    ) -> Self {
+    ) -> Result<Self, PluginError> {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
-        let mut store = Store::new(engine, HostState::new(name, memory_cap, capabilities));
+        let state = HostState::new(name, memory_cap, capabilities)
+            .map_err(|e| PluginError::Failed(format!("cannot grant capabilities: {e}")))?;
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
-        Self { store, limits }
+        Ok(Self { store, limits })
     }
 
     /// Runs one call with a fresh CPU deadline, sorting out what went wrong.
@@ -103,6 +106,11 @@ impl Sandbox {
                 useful.join(" ")
             })
             .unwrap_or_default();
+        if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+            return format!(
+                "resource limit exceeded: the plugin held more than {MAX_HOST_RESOURCES} sockets, files and streams at once"
+            );
+        }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!(
                 "CPU time limit exceeded: a call ran longer than {} ms and was interrupted",
@@ -159,7 +167,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, name, limits, capabilities);
+                let mut sandbox = Sandbox::new(engine, name, limits, capabilities)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 sandbox
                     .call(|s| bindings.call_init(s, config))

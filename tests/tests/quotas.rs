@@ -1,0 +1,109 @@
+//! Quotas slow a source down and never drop its records; a tenant's quota
+//! is shared by all its sources. (Accuracy is measured by the benchmark;
+//! these tests check bounds that hold on any machine.)
+
+use std::time::Duration;
+
+use streamplug_tests::{
+    Scratch, artifacts, brokers, counter, read_summary, run_ok, sigterm, spawn_run, unique_topic,
+    wait_with_limit,
+};
+
+/// Runs `config` for a few seconds, SIGTERMs it, returns the summary.
+fn run_for(dir: &Scratch, config: &str, seconds: u64) -> serde_json::Value {
+    let path = dir.write("config.toml", config);
+    let summary = dir.path().join("summary.json");
+    let mut child = spawn_run(&path, &summary, dir.path());
+    std::thread::sleep(Duration::from_secs(seconds));
+    sigterm(&child);
+    let status = wait_with_limit(&mut child, Duration::from_secs(60));
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+    );
+    read_summary(&summary)
+}
+
+fn source(name: &str, tenant: &str, topic: &str, extra: &str) -> String {
+    format!(
+        "\n[[source]]\nname = \"{name}\"\ntenant = \"{tenant}\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nbatch_size = 100\n{extra}\n",
+        artifacts::DATAGEN
+    )
+}
+
+#[test]
+fn source_and_tenant_quotas_slow_sources_down_without_dropping() {
+    let dir = Scratch::new("quota");
+    let (a, b, c) = (
+        unique_topic("quota-a"),
+        unique_topic("quota-b"),
+        unique_topic("quota-c"),
+    );
+    let (own_rate, tenant_rate) = (2_000.0, 3_000.0);
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n\
+         [[tenant]]\nname = \"solo\"\ntopics = [\"{a}\"]\n\
+         [[tenant]]\nname = \"pair\"\ntopics = [\"{b}\", \"{c}\"]\nquota = {{ records_per_second = {tenant_rate} }}\n\
+         {}{}{}",
+        brokers(),
+        source(
+            "limited",
+            "solo",
+            &a,
+            &format!("quota = {{ records_per_second = {own_rate} }}")
+        ),
+        source("pair-1", "pair", &b, ""),
+        source("pair-2", "pair", &c, ""),
+    );
+    let s = run_for(&dir, &config, 4);
+    let elapsed = s["elapsed_seconds"].as_f64().unwrap();
+    // Bucket burst (one second's worth) plus one batch in hand at the stop.
+    let bound = |rate: f64, batches: f64| rate * elapsed + rate + 100.0 * batches;
+
+    let limited = counter(&s, "limited", "delivered");
+    assert!(limited > 1_000, "the limited source ran: {limited}");
+    assert!(
+        (limited as f64) <= bound(own_rate, 1.0),
+        "{limited} records in {elapsed:.1} s at {own_rate}/s"
+    );
+
+    let pair = counter(&s, "pair-1", "delivered") + counter(&s, "pair-2", "delivered");
+    assert!(
+        counter(&s, "pair-1", "delivered") > 500 && counter(&s, "pair-2", "delivered") > 500,
+        "{s}"
+    );
+    assert!(
+        (pair as f64) <= bound(tenant_rate, 2.0),
+        "tenant total {pair} in {elapsed:.1} s at {tenant_rate}/s"
+    );
+
+    for name in ["limited", "pair-1", "pair-2"] {
+        // Throttled, not dropped: everything made was handed over and delivered.
+        assert_eq!(
+            counter(&s, name, "records_in"),
+            counter(&s, name, "delivered"),
+            "{name}: {s}"
+        );
+        assert_eq!(counter(&s, name, "failed"), 0);
+    }
+}
+
+#[test]
+fn records_over_max_record_bytes_fail_with_their_size() {
+    let dir = Scratch::new("maxrecord");
+    let topic = unique_topic("maxrecord");
+    let (s, _) = run_ok(
+        &dir,
+        &format!(
+            "[kafka]\nbrokers = \"{}\"\n[[source]]\nname = \"big\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nmax_record_bytes = 1000\n\
+             [source.config]\ncount = 3\nvalue_size = 5000\n",
+            brokers(),
+            artifacts::TEST_BIG_RECORD
+        ),
+    );
+    assert_eq!(counter(&s, "big", "failed"), 3, "{s}");
+    assert_eq!(counter(&s, "big", "delivered"), 0);
+    let causes = s["plugins"]["big"]["failures"].to_string();
+    assert!(causes.contains("over max_record_bytes (1000)"), "{causes}");
+}
