@@ -147,13 +147,18 @@ pub struct Quota {
     pub bytes_per_second: Option<ByteSize>,
 }
 
-/// A tenant: owns topics and may share a quota among its plugins.
+/// A tenant: owns topics, may share a quota among its plugins, and may
+/// have a dead-letter topic for records that could not be delivered.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: Spanned<String>,
     /// Topic names, or prefixes written with a trailing `*` (`"acme.*"`).
     pub topics: Vec<String>,
+    /// Where records of this tenant's sources that cannot reach their topic
+    /// go, with the cause, source plugin and original topic in headers.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
     /// Shared by all the tenant's sources together.
     #[serde(default)]
     pub quota: Quota,
@@ -512,6 +517,14 @@ impl Config {
                     at(t.name.span()),
                     t.name.get_ref()
                 ));
+            }
+            if let Some(dlq) = &t.dead_letter_topic {
+                check_topic_name(dlq).map_err(|e| {
+                    format!(
+                        "tenant `{}`: field `dead_letter_topic`: {e}",
+                        t.name.get_ref()
+                    )
+                })?;
             }
         }
         let plugins = self

@@ -12,6 +12,7 @@ use crate::engine::{self, EpochTicker};
 use crate::pipeline::quota::RateLimit;
 use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop};
 use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
+use crate::producer::dead_letter::{DeadLetterQueue, DeadLetterTarget};
 use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::topics::{self, TopicSpec};
 use crate::producer::{InFlight, RecordSink, SharedProducer, settings};
@@ -77,6 +78,7 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
         });
     }
 
+    let dead_letters = DeadLetterQueue::start(producer.clone())?;
     let mut stats = StatsRegistry::default();
     // One bucket per tenant, shared by all its sources.
     let tenant_quotas: HashMap<String, Arc<RateLimit>> = config
@@ -143,10 +145,29 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                     &mut stats,
                 )
             });
-        let sink = Arc::new(RecordSink {
-            stats: source.stats.clone(),
-            in_flight: InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
-        });
+        let mut sink = RecordSink::new(
+            source.stats.clone(),
+            InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
+        );
+        if let Some(topic) = config
+            .tenant_of(s)
+            .and_then(|t| t.dead_letter_topic.clone())
+        {
+            // Dead letters have their own in-flight count, so that a source
+            // whose records all fail cannot block on its own dead letters.
+            let mut carrier = RecordSink::new(
+                source.stats.clone(),
+                InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
+            );
+            carrier.carries_dead_letters = true;
+            sink.dead_letter = Some(DeadLetterTarget {
+                topic,
+                plugin: source.name.clone(),
+                sink: Arc::new(carrier),
+                queue: dead_letters.sender(),
+            });
+        }
+        let sink = Arc::new(sink);
         let pipeline = Pipeline::new(
             PipelineSpec {
                 source,
@@ -200,7 +221,11 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     let deadline = Instant::now()
         + Duration::from_millis(config.kafka.message_timeout_ms)
         + Duration::from_secs(5);
-    let left = producer.flush(deadline);
+    let mut left = producer.flush(deadline);
+    // Every delivery report is in, so every dead letter is queued: write
+    // them, then wait for their own reports.
+    dead_letters.finish();
+    left += producer.flush(deadline + Duration::from_secs(10));
     if left > 0 {
         tracing::error!("{left} records were still undelivered when the flush deadline passed");
     }
@@ -269,7 +294,8 @@ fn load_plugins(
     Ok(out)
 }
 
-/// Every topic the run may produce to: sources' own and transforms' routes.
+/// Every topic the run may produce to: sources' own, transforms' routes and
+/// tenants' dead-letter topics.
 fn topic_specs(config: &Config) -> Vec<TopicSpec> {
     let mut specs: BTreeMap<String, TopicSpec> = BTreeMap::new();
     for s in &config.sources {
@@ -282,15 +308,18 @@ fn topic_specs(config: &Config) -> Vec<TopicSpec> {
                 config: s.topic_config.clone(),
             });
     }
-    for t in &config.transforms {
-        for name in &t.topics {
-            specs.entry(name.clone()).or_insert_with(|| TopicSpec {
-                name: name.clone(),
-                partitions: config.kafka.default_partitions,
-                replication: config.kafka.default_replication,
-                config: BTreeMap::new(),
-            });
-        }
+    let dead_letter_topics = config
+        .tenants
+        .iter()
+        .filter_map(|t| t.dead_letter_topic.as_ref());
+    let routed = config.transforms.iter().flat_map(|t| t.topics.iter());
+    for name in routed.chain(dead_letter_topics) {
+        specs.entry(name.clone()).or_insert_with(|| TopicSpec {
+            name: name.clone(),
+            partitions: config.kafka.default_partitions,
+            replication: config.kafka.default_replication,
+            config: BTreeMap::new(),
+        });
     }
     specs.into_values().collect()
 }

@@ -31,6 +31,10 @@ pub struct PluginStats {
     pub errors: AtomicU64,
     /// The plugin failed `runtime.max_restarts` times in a row and was stopped.
     pub gave_up: std::sync::atomic::AtomicBool,
+    /// Failed records written to the tenant's dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Failed records that could not be dead-lettered either.
+    pub dead_letter_failed: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -49,6 +53,13 @@ impl PluginStats {
                 tracing::error!(plugin = self.name.as_str(), "record failed: {cause}");
                 f.insert(cause.to_string(), n);
             }
+        }
+    }
+
+    /// Counts a dead letter that could not be written; logs the first.
+    pub fn dead_letter_failure(&self, cause: &str) {
+        if self.dead_letter_failed.fetch_add(1, Relaxed) == 0 {
+            tracing::error!(plugin = self.name.as_str(), "dead letter failed: {cause}");
         }
     }
 
@@ -71,6 +82,8 @@ impl PluginStats {
             restarts: self.restarts.load(Relaxed),
             errors: self.errors.load(Relaxed),
             gave_up: self.gave_up.load(Relaxed),
+            dead_lettered: self.dead_lettered.load(Relaxed),
+            dead_letter_failed: self.dead_letter_failed.load(Relaxed),
             failures: self
                 .failures
                 .lock()
@@ -97,6 +110,9 @@ pub struct PluginSummary {
     pub errors: u64,
     /// Stopped for good after failing `runtime.max_restarts` times in a row.
     pub gave_up: bool,
+    /// Of the failed records, those written to the dead-letter topic.
+    pub dead_lettered: u64,
+    pub dead_letter_failed: u64,
     /// Failed records by cause.
     pub failures: BTreeMap<String, u64>,
 }
@@ -197,6 +213,13 @@ impl Summary {
             }
             for (cause, n) in &p.failures {
                 let _ = writeln!(out, "  {n} failed: {cause}");
+            }
+            if p.dead_lettered + p.dead_letter_failed > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {} dead-lettered, {} could not be",
+                    p.dead_lettered, p.dead_letter_failed
+                );
             }
         }
         out

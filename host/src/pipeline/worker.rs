@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use streamplug_codec::{BatchReader, BatchWriter};
+use streamplug_codec::{BatchReader, BatchWriter, HeaderIter, RecordRef};
 use wasmtime::Engine;
 
 use super::quota::RateLimit;
@@ -17,6 +17,7 @@ use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
 use crate::plugin::bindings::PollResult;
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
+use crate::producer::dead_letter::Failed;
 use crate::producer::{RecordSink, SharedProducer};
 use crate::stats::PluginStats;
 
@@ -183,7 +184,7 @@ impl Pipeline {
                     } else {
                         format!("shutdown while transform `{}` was failing", stage.spec.name)
                     };
-                    self.sink.stats.fail(u64::from(count), &cause);
+                    reject_batch(&self.sink, &self.topic, &batch, &cause);
                     return Transformed::Gone;
                 };
                 match t.process(&batch) {
@@ -208,7 +209,7 @@ impl Pipeline {
                         let cause =
                             format!("transform `{}` returned an error: {msg}", stage.spec.name);
                         tracing::warn!(plugin = &*stage.spec.name, "{cause}");
-                        self.sink.stats.fail(u64::from(count), &cause);
+                        reject_batch(&self.sink, &self.topic, &batch, &cause);
                         return Transformed::Gone;
                     }
                     Err(e) => {
@@ -225,15 +226,14 @@ impl Pipeline {
         let partitions = match self.partition(batch) {
             Ok(p) => p,
             Err(cause) => {
-                let n = BatchReader::new(batch).map_or(0, |r| r.len());
-                self.sink.stats.fail(u64::from(n), &cause);
+                reject_batch(&self.sink, &self.topic, batch, &cause);
                 return;
             }
         };
         let Ok(reader) = BatchReader::new(batch) else {
             return;
         };
-        let stats = &self.sink.stats;
+        let sink = &self.sink;
         let default_count = self.topics[&self.topic];
         let mut produced = 0;
         for (i, record) in reader.enumerate() {
@@ -241,8 +241,8 @@ impl Pipeline {
             let size = record.payload_len() as u64;
             if size > self.max_record_bytes {
                 let limit = self.max_record_bytes;
-                stats.fail(
-                    1,
+                sink.reject(
+                    failed(&record, self.topic.as_str()),
                     &format!("record of {size} bytes is over max_record_bytes ({limit})"),
                 );
                 continue;
@@ -253,24 +253,24 @@ impl Pipeline {
                 Some(t) => (t, self.topics.get(t).copied()),
             };
             let Some(count) = count else {
-                stats.fail(
-                    1,
+                sink.reject(
+                    failed(&record, topic),
                     &format!("topic `{topic}` is not one this pipeline may produce to"),
                 );
                 continue;
             };
             let partition = match (record.partition, partitions.get(i).copied().flatten()) {
                 (Some(p), _) if p < 0 || p as u32 >= count => {
-                    stats.fail(
-                        1,
+                    sink.reject(
+                        failed(&record, topic),
                         &format!("record asks for partition {p}, topic `{topic}` has {count}"),
                     );
                     continue;
                 }
                 (Some(p), _) => Some(p),
                 (None, Some(p)) if p >= count => {
-                    stats.fail(
-                        1,
+                    sink.reject(
+                        failed(&record, topic),
                         &format!("partitioner chose partition {p}, topic `{topic}` has {count}"),
                     );
                     continue;
@@ -284,10 +284,10 @@ impl Pipeline {
                 .send(&self.sink, topic, &record, partition)
             {
                 Ok(()) => produced += 1,
-                Err(cause) => stats.fail(1, &cause),
+                Err(cause) => sink.reject(failed(&record, topic), &cause),
             }
         }
-        PluginStats::add(&stats.produced, produced);
+        PluginStats::add(&sink.stats.produced, produced);
     }
 
     /// The partitioner's choice for each record, grouped by topic so that it
@@ -372,6 +372,27 @@ impl Pipeline {
             }
         }
         Ok(out)
+    }
+}
+
+/// A record as the dead-letter path needs it.
+fn failed<'a>(record: &RecordRef<'a>, topic: &'a str) -> Failed<'a, HeaderIter<'a>> {
+    Failed {
+        topic: record.topic.unwrap_or(topic),
+        key: record.key,
+        value: record.value,
+        timestamp: record.timestamp,
+        headers: record.headers.iter(),
+    }
+}
+
+/// Rejects every record of a (valid) batch with one cause.
+fn reject_batch(sink: &RecordSink, topic: &str, batch: &[u8], cause: &str) {
+    let Ok(reader) = BatchReader::new(batch) else {
+        return;
+    };
+    for record in reader.flatten() {
+        sink.reject(failed(&record, topic), cause);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Kafka: one shared producer for every plugin, per-plugin in-flight caps,
 //! topic creation, and the embedded cluster for runs without a broker.
 
+pub mod dead_letter;
 pub mod embedded;
 pub mod inflight;
 pub mod settings;

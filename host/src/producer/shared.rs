@@ -12,6 +12,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use streamplug_codec::RecordRef;
 
+use super::dead_letter::{DeadLetterTarget, Failed};
 use super::inflight::InFlight;
 use crate::stats::PluginStats;
 
@@ -19,6 +20,35 @@ use crate::stats::PluginStats;
 pub struct RecordSink {
     pub stats: Arc<PluginStats>,
     pub in_flight: InFlight,
+    /// Where this source's failed records go, if its tenant has a topic for them.
+    pub dead_letter: Option<DeadLetterTarget>,
+    /// This sink carries dead letters: outcomes count as dead-lettered, and
+    /// a refused dead letter is not dead-lettered again.
+    pub carries_dead_letters: bool,
+}
+
+impl RecordSink {
+    pub fn new(stats: Arc<PluginStats>, in_flight: InFlight) -> Self {
+        Self {
+            stats,
+            in_flight,
+            dead_letter: None,
+            carries_dead_letters: false,
+        }
+    }
+
+    /// Counts a record that will not reach its topic, and dead-letters it if
+    /// the tenant has a dead-letter topic.
+    pub fn reject<'a, H: Iterator<Item = (&'a str, &'a [u8])>>(
+        &self,
+        failed: Failed<'a, H>,
+        cause: &str,
+    ) {
+        self.stats.fail(1, cause);
+        if let Some(dl) = &self.dead_letter {
+            dl.submit(failed, cause);
+        }
+    }
 }
 
 /// Routes delivery reports: the opaque of every record is its source's sink.
@@ -43,14 +73,29 @@ impl ProducerContext for DeliveryRouter {
         };
         let bytes = message_bytes(message);
         sink.in_flight.release(1, bytes);
-        match error {
-            None => {
+        match (error, sink.carries_dead_letters) {
+            (None, false) => {
                 PluginStats::add(&sink.stats.delivered, 1);
                 PluginStats::add(&sink.stats.bytes, bytes);
             }
-            Some(e) => {
-                sink.stats.fail(
-                    1,
+            (None, true) => PluginStats::add(&sink.stats.dead_lettered, 1),
+            (Some(e), true) => sink
+                .stats
+                .dead_letter_failure(&format!("refused by Kafka: {e}")),
+            (Some(e), false) => {
+                let headers = message.headers();
+                let failed = Failed {
+                    topic: message.topic(),
+                    key: message.key(),
+                    value: message.payload(),
+                    timestamp: message.timestamp().to_millis(),
+                    headers: headers
+                        .iter()
+                        .flat_map(|h| h.iter())
+                        .map(|h| (h.key, h.value.unwrap_or_default())),
+                };
+                sink.reject(
+                    failed,
                     &format!("refused by Kafka for topic `{}`: {e}", message.topic()),
                 );
             }
