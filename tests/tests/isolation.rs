@@ -6,8 +6,10 @@
 //! in-process.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use streamplug::{Config, Stop, runtime};
@@ -62,15 +64,29 @@ rate = 50000
     // Let both run, then take the stuck topic's broker away for good.
     std::thread::sleep(Duration::from_millis(1500));
     cluster.broker_down(2).unwrap();
-    // The healthy source needs 4 s at its rate; stop well after that.
-    std::thread::sleep(Duration::from_secs(5));
+    // Stop once the healthy source's records are all in its topic (bounded:
+    // a starved neighbour fails the assertions below instead of hanging).
+    let watcher: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let (_, high) = watcher
+            .fetch_watermarks("healthy", 0, Duration::from_secs(5))
+            .unwrap_or((0, 0));
+        if high as u64 >= healthy_count {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     stop.raise();
     let summary = host.join().unwrap().unwrap();
     let stuck = &summary.plugins["stuck"];
     let healthy = &summary.plugins["healthy"];
 
-    // The healthy neighbour made and delivered all its records at its own
-    // pace while the other topic was stuck.
+    // The healthy neighbour made and delivered all its records while the
+    // other topic was stuck.
     assert_eq!(healthy.delivered, healthy_count, "{healthy:?}");
     assert_eq!(healthy.failed, 0);
 

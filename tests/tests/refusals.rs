@@ -76,3 +76,34 @@ count = 100
     );
     assert_eq!(counter(&s, "fine", "delivered"), 100);
 }
+
+#[test]
+fn partitions_out_of_range_fail_each_record_with_the_partition_named() {
+    let dir = Scratch::new("badpartition");
+    let topic = unique_topic("badpartition");
+    let (s, stderr) = run_ok(
+        &dir,
+        &format!(
+            "[kafka]\nbrokers = \"{}\"\n[[source]]\nname = \"gen\"\nwasm = \"{}\"\ntopic = \"{topic}\"\npartitions = 2\n\
+             partitioner = \"wrong\"\n[source.config]\ncount = 100\n\
+             [[partitioner]]\nname = \"wrong\"\nwasm = \"{}\"\n",
+            brokers(),
+            artifacts::DATAGEN,
+            artifacts::TEST_BAD_PARTITION
+        ),
+    );
+    assert_eq!(counter(&s, "gen", "failed"), 100, "{s}");
+    assert_eq!(counter(&s, "gen", "delivered"), 0);
+    // bad-partition answers partition_count + 5.
+    let causes = s["plugins"]["gen"]["failures"].to_string();
+    assert!(
+        causes.contains(&format!(
+            "partitioner chose partition 7, topic `{topic}` has 2"
+        )),
+        "{causes}"
+    );
+    assert!(
+        stderr.contains("record failed") && stderr.contains("plugin=\"gen\""),
+        "{stderr}"
+    );
+}
