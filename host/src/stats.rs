@@ -31,6 +31,8 @@ pub struct PluginStats {
     pub errors: AtomicU64,
     /// The plugin failed `runtime.max_restarts` times in a row and was stopped.
     pub gave_up: std::sync::atomic::AtomicBool,
+    /// Most records this source ever had in flight at once.
+    pub peak_in_flight: AtomicU64,
     /// Failed records written to the tenant's dead-letter topic.
     pub dead_lettered: AtomicU64,
     /// Failed records that could not be dead-lettered either.
@@ -82,6 +84,7 @@ impl PluginStats {
             restarts: self.restarts.load(Relaxed),
             errors: self.errors.load(Relaxed),
             gave_up: self.gave_up.load(Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             dead_letter_failed: self.dead_letter_failed.load(Relaxed),
             failures: self
@@ -110,6 +113,8 @@ pub struct PluginSummary {
     pub errors: u64,
     /// Stopped for good after failing `runtime.max_restarts` times in a row.
     pub gave_up: bool,
+    /// Most records in flight at once (see `max_in_flight_records`).
+    pub peak_in_flight: u64,
     /// Of the failed records, those written to the dead-letter topic.
     pub dead_lettered: u64,
     pub dead_letter_failed: u64,

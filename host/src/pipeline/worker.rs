@@ -238,6 +238,13 @@ impl Pipeline {
         let mut produced = 0;
         for (i, record) in reader.enumerate() {
             let Ok(record) = record else { break };
+            // The caps hold within a batch too: a transform that fans one
+            // batch out into millions of records waits here, on its own,
+            // instead of filling the producer queue all tenants share. (At
+            // shutdown the records in hand are handed over regardless.)
+            if !sink.in_flight.has_room() {
+                sink.in_flight.wait_for_room(1, &self.env.stop);
+            }
             let size = record.payload_len() as u64;
             if size > self.max_record_bytes {
                 let limit = self.max_record_bytes;

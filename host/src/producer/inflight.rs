@@ -35,9 +35,10 @@ impl InFlight {
         }
     }
 
-    pub fn acquire(&self, records: u64, bytes: u64) {
-        self.records.fetch_add(records, SeqCst);
+    /// Counts records as in flight; returns how many are in flight now.
+    pub fn acquire(&self, records: u64, bytes: u64) -> u64 {
         self.bytes.fetch_add(bytes, SeqCst);
+        self.records.fetch_add(records, SeqCst) + records
     }
 
     /// Called from delivery reports: never blocks for long.
@@ -58,10 +59,15 @@ impl InFlight {
         self.bytes.load(SeqCst)
     }
 
+    /// Whether the plugin is under both caps; cheap enough for every record.
+    pub fn has_room(&self) -> bool {
+        self.records.load(SeqCst) < self.max_records && self.bytes.load(SeqCst) < self.max_bytes
+    }
+
     /// How many records may be handed over now, at most `want`: waits while
     /// the plugin is at either cap. `None` if `stop` was raised meanwhile.
-    /// The byte cap may be passed by one batch, whose size is only known
-    /// after the plugin made it.
+    /// Each cap may be passed by one record, whose size is only known once
+    /// it is made.
     pub fn wait_for_room(&self, want: u64, stop: &Stop) -> Option<u64> {
         let mut guard = None;
         loop {

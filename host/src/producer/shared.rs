@@ -165,7 +165,17 @@ impl SharedProducer {
             }
             base = base.headers(h);
         }
-        sink.in_flight.acquire(1, bytes);
+        let in_flight = sink.in_flight.acquire(1, bytes);
+        if in_flight
+            > sink
+                .stats
+                .peak_in_flight
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            sink.stats
+                .peak_in_flight
+                .fetch_max(in_flight, std::sync::atomic::Ordering::Relaxed);
+        }
         loop {
             match self.producer.send(base) {
                 Ok(()) => return Ok(()),
