@@ -114,6 +114,9 @@ pub struct PluginLimits {
     pub memory: ByteSize,
     /// CPU time one call may take before it is interrupted.
     pub call_timeout_ms: u64,
+    /// CPU time the plugin may use per second, on average (1000 = a whole
+    /// core, which one plugin instance can never exceed anyway).
+    pub cpu_ms_per_second: u64,
 }
 
 impl Default for PluginLimits {
@@ -121,6 +124,7 @@ impl Default for PluginLimits {
         Self {
             memory: ByteSize(64 << 20),
             call_timeout_ms: 2_000,
+            cpu_ms_per_second: 1_000,
         }
     }
 }
@@ -425,6 +429,21 @@ impl Config {
             if !names.insert(n.as_str()) {
                 return Err(format!(
                     "line {}: field `name`: plugin name `{n}` is used twice",
+                    at(name.span())
+                ));
+            }
+        }
+        let limits = self
+            .sources
+            .iter()
+            .map(|s| (&s.name, &s.limits))
+            .chain(self.transforms.iter().map(|t| (&t.name, &t.limits)))
+            .chain(self.partitioners.iter().map(|p| (&p.name, &p.limits)));
+        for (name, l) in limits {
+            if !(1..=1000).contains(&l.cpu_ms_per_second) || l.call_timeout_ms == 0 {
+                return Err(format!(
+                    "plugin `{}` (line {}): field `limits`: cpu_ms_per_second must be 1 to 1000 and call_timeout_ms above 0",
+                    name.get_ref(),
                     at(name.span())
                 ));
             }

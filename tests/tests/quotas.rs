@@ -107,3 +107,26 @@ fn records_over_max_record_bytes_fail_with_their_size() {
     let causes = s["plugins"]["big"]["failures"].to_string();
     assert!(causes.contains("over max_record_bytes (1000)"), "{causes}");
 }
+
+#[test]
+fn cpu_budget_holds_a_busy_plugin_to_its_share() {
+    let dir = Scratch::new("cpu");
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[[source]]\nname = \"busy\"\nwasm = \"{}\"\ntopic = \"{}\"\n\
+         limits = {{ cpu_ms_per_second = 100 }}\n[source.config]\nbusy_ms = 100\n",
+        brokers(),
+        artifacts::TEST_SLOW,
+        unique_topic("cpu")
+    );
+    let s = run_for(&dir, &config, 4);
+    let elapsed = s["elapsed_seconds"].as_f64().unwrap();
+    // Each poll burns 100 ms and yields 10 records; at 100 ms of CPU per
+    // second that is one poll a second (unthrottled it would be ten).
+    let delivered = counter(&s, "busy", "delivered");
+    assert!(delivered >= 10, "{s}");
+    assert!(
+        (delivered as f64) <= 10.0 * (elapsed + 1.0),
+        "{delivered} records in {elapsed:.1} s"
+    );
+    assert_eq!(counter(&s, "busy", "restarts"), 0, "throttled, not failed");
+}

@@ -146,6 +146,12 @@ fn deny_socket_addr(plugin: &str, addr: SocketAddr, use_: SocketAddrUse) -> bool
     false
 }
 
+impl HostState {
+    pub fn plugin_name(&self) -> Arc<str> {
+        self.plugin.clone()
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store, Trap};
@@ -44,6 +45,7 @@ const MIB: f64 = (1 << 20) as f64;
 struct Sandbox {
     store: Store<HostState>,
     limits: PluginLimits,
+    throttled_before: bool,
 }
 
 impl Sandbox {
@@ -59,7 +61,11 @@ impl Sandbox {
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
-        Ok(Self { store, limits })
+        Ok(Self {
+            store,
+            limits,
+            throttled_before: false,
+        })
     }
 
     /// Runs one call with a fresh CPU deadline, sorting out what went wrong.
@@ -76,11 +82,37 @@ impl Sandbox {
             .clear();
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout_ms));
-        match f(&mut self.store) {
+        let started = Instant::now();
+        let outcome = match f(&mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(msg)) => Err(PluginError::Returned(msg)),
             Err(e) => Err(PluginError::Failed(self.cause(&e))),
+        };
+        self.keep_to_cpu_budget(started.elapsed());
+        outcome
+    }
+
+    /// Holds the plugin to `cpu_ms_per_second` on average: after a call that
+    /// took `spent`, it pauses long enough that `spent` is its share of the
+    /// time since the call began. A call's duration stands for its CPU time:
+    /// plugins compute, they do not block.
+    fn keep_to_cpu_budget(&mut self, spent: Duration) {
+        let share = self.limits.cpu_ms_per_second.clamp(1, 1000) as f64 / 1000.0;
+        if share >= 1.0 {
+            return;
         }
+        let pause = spent.mul_f64(1.0 / share - 1.0);
+        if !self.throttled_before {
+            self.throttled_before = true;
+            tracing::info!(
+                plugin = &*self.store.data().plugin_name(),
+                "held to {} ms of CPU per second: a {} ms call is followed by a {} ms pause",
+                self.limits.cpu_ms_per_second,
+                spent.as_millis(),
+                pause.as_millis()
+            );
+        }
+        std::thread::sleep(pause);
     }
 
     fn cause(&self, e: &wasmtime::Error) -> String {
