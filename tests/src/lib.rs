@@ -70,17 +70,17 @@ impl Drop for Scratch {
 /// The `streamplug` binary of this build (`cargo build --release -p streamplug`).
 pub fn streamplug_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("no current exe");
-    // target/<profile>/deps/<test> -> target/<profile>/streamplug
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("streamplug"))
-        .expect("unexpected test path");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first with `cargo build --release -p streamplug` (tests/run.sh does)",
-        bin.display()
-    );
+    // Tests run from target/<profile>/deps/, tools from target/<profile>/.
+    let dir = exe.parent().expect("unexpected executable path");
+    let bin = [dir.join("streamplug"), dir.parent().map(|d| d.join("streamplug")).unwrap_or_default()]
+        .into_iter()
+        .find(|b| b.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no streamplug binary beside {}: build it first with `cargo build --release -p streamplug` (tests/run.sh does)",
+                exe.display()
+            )
+        });
     bin
 }
 
