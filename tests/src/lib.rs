@@ -72,7 +72,7 @@ pub fn streamplug_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("no current exe");
     // Tests run from target/<profile>/deps/, tools from target/<profile>/.
     let dir = exe.parent().expect("unexpected executable path");
-    let bin = [dir.join("streamplug"), dir.parent().map(|d| d.join("streamplug")).unwrap_or_default()]
+    [dir.join("streamplug"), dir.parent().map(|d| d.join("streamplug")).unwrap_or_default()]
         .into_iter()
         .find(|b| b.is_file())
         .unwrap_or_else(|| {
@@ -80,8 +80,7 @@ pub fn streamplug_bin() -> PathBuf {
                 "no streamplug binary beside {}: build it first with `cargo build --release -p streamplug` (tests/run.sh does)",
                 exe.display()
             )
-        });
-    bin
+        })
 }
 
 pub fn streamplug() -> Command {
