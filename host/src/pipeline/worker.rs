@@ -112,9 +112,11 @@ impl Pipeline {
             };
             match source.poll(room as u32) {
                 Ok(PollResult::Records(batch)) => {
-                    self.source.healthy();
                     match check_batch(&batch, Some(room)) {
                         Ok((n, bytes)) => {
+                            // Healthy only once the output is valid, so a
+                            // plugin returning malformed batches backs off.
+                            self.source.healthy();
                             PluginStats::add(&stats.records_in, u64::from(n));
                             if let Transformed::Batch(out, n, bytes) =
                                 self.transform(batch, n, bytes)
@@ -249,7 +251,10 @@ impl Pipeline {
             if size > self.max_record_bytes {
                 let limit = self.max_record_bytes;
                 sink.reject(
-                    failed(&record, self.topic.as_str()),
+                    Failed {
+                        value_too_large: true,
+                        ..failed(&record, self.topic.as_str())
+                    },
                     &format!("record of {size} bytes is over max_record_bytes ({limit})"),
                 );
                 continue;
@@ -291,7 +296,13 @@ impl Pipeline {
                 .send(&self.sink, topic, &record, partition)
             {
                 Ok(()) => produced += 1,
-                Err(cause) => sink.reject(failed(&record, topic), &cause),
+                Err(refused) => sink.reject(
+                    Failed {
+                        value_too_large: refused.too_large,
+                        ..failed(&record, topic)
+                    },
+                    &refused.cause,
+                ),
             }
         }
         PluginStats::add(&sink.stats.produced, produced);
@@ -315,6 +326,8 @@ impl Pipeline {
             }
         }
         let mut out = vec![None; n];
+        // Decoded once, and only if the batch mixes topics.
+        let mut all_records = None;
         for (topic, indices) in groups {
             let Some(&count) = self.topics.get(topic) else {
                 continue;
@@ -323,10 +336,12 @@ impl Pipeline {
             let input = if indices.len() == n {
                 batch
             } else {
+                let records = all_records.get_or_insert_with(|| {
+                    BatchReader::new(batch)
+                        .map(|r| r.collect::<Vec<_>>())
+                        .unwrap_or_default()
+                });
                 let mut w = BatchWriter::new();
-                let records: Vec<_> = BatchReader::new(batch)
-                    .map_err(|e| e.to_string())?
-                    .collect();
                 for &i in &indices {
                     if let Some(Ok(r)) = records.get(i) {
                         w.push(r);
@@ -385,6 +400,7 @@ impl Pipeline {
 /// A record as the dead-letter path needs it.
 fn failed<'a>(record: &RecordRef<'a>, topic: &'a str) -> Failed<'a, HeaderIter<'a>> {
     Failed {
+        value_too_large: false,
         topic: record.topic.unwrap_or(topic),
         key: record.key,
         value: record.value,

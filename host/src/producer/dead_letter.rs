@@ -49,6 +49,9 @@ pub struct Failed<'a, H> {
     pub value: Option<&'a [u8]>,
     pub timestamp: Option<i64>,
     pub headers: H,
+    /// The value was the problem (its size): leave it out of the dead letter,
+    /// which would be refused again otherwise.
+    pub value_too_large: bool,
 }
 
 impl DeadLetterTarget {
@@ -58,10 +61,7 @@ impl DeadLetterTarget {
         failed: Failed<'a, H>,
         cause: &str,
     ) {
-        // A record refused for its size would be refused again: keep
-        // everything but the value.
-        let too_large =
-            cause.to_ascii_lowercase().contains("too large") || cause.contains("max_record_bytes");
+        let too_large = failed.value_too_large;
         let mut w = BatchWriter::with_capacity(256);
         let mut r = w.record();
         if let Some(k) = failed.key {
@@ -156,7 +156,9 @@ fn produce(producer: &SharedProducer, letter: &DeadLetter) {
         .and_then(|mut r| r.next())
         .and_then(Result::ok);
     let outcome = match record {
-        Some(record) => producer.send(&letter.sink, &letter.topic, &record, None),
+        Some(record) => producer
+            .send(&letter.sink, &letter.topic, &record, None)
+            .map_err(|r| r.cause),
         None => Err("internal error: unreadable dead letter".to_string()),
     };
     if let Err(cause) = outcome {

@@ -89,6 +89,7 @@ impl ProducerContext for DeliveryRouter {
                     key: message.key(),
                     value: message.payload(),
                     timestamp: message.timestamp().to_millis(),
+                    value_too_large: is_too_large(e),
                     headers: headers
                         .iter()
                         .flat_map(|h| h.iter())
@@ -112,6 +113,21 @@ fn message_bytes<M: Message>(m: &M) -> u64 {
             .sum()
     });
     (m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len) + headers) as u64
+}
+
+/// Why the producer would not take a record.
+#[derive(Debug)]
+pub struct Refused {
+    pub cause: String,
+    /// The record is over the producer's or broker's size limit.
+    pub too_large: bool,
+}
+
+fn is_too_large(e: &KafkaError) -> bool {
+    matches!(
+        e,
+        KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+    )
 }
 
 pub struct SharedProducer {
@@ -139,7 +155,7 @@ impl SharedProducer {
         topic: &str,
         record: &RecordRef<'_>,
         partition: Option<i32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refused> {
         let bytes = record.payload_len() as u64;
         let mut base: BaseRecord<'_, [u8], [u8], Arc<RecordSink>> =
             BaseRecord::with_opaque_to(topic, sink.clone());
@@ -186,7 +202,10 @@ impl SharedProducer {
                 }
                 Err((e, _back)) => {
                     sink.in_flight.release(1, bytes);
-                    return Err(format!("refused by the producer for topic `{topic}`: {e}"));
+                    return Err(Refused {
+                        too_large: is_too_large(&e),
+                        cause: format!("refused by the producer for topic `{topic}`: {e}"),
+                    });
                 }
             }
         }
