@@ -50,6 +50,11 @@ pub struct KafkaConfig {
     /// Partitions and replication for topics a transform may route to.
     pub default_partitions: i32,
     pub default_replication: i16,
+    /// The shared producer's window, across all sources: records and bytes
+    /// handed over and not yet reported. While it is full, sources take turns
+    /// by weight (see `weight`).
+    pub max_in_flight_records: u64,
+    pub max_in_flight_bytes: ByteSize,
     /// Any librdkafka producer property, passed through as is; wins over the
     /// fields above.
     pub properties: BTreeMap<String, String>,
@@ -67,6 +72,8 @@ impl Default for KafkaConfig {
             message_timeout_ms: 120_000,
             default_partitions: 1,
             default_replication: 1,
+            max_in_flight_records: 500_000,
+            max_in_flight_bytes: ByteSize(512 << 20),
             properties: BTreeMap::new(),
         }
     }
@@ -199,6 +206,10 @@ pub struct SourceConfig {
     /// Most records asked of the source per poll.
     #[serde(default = "default_batch_size")]
     pub batch_size: u32,
+    /// This source's share of the producer's window when it is contended,
+    /// relative to other sources (1 to 100).
+    #[serde(default = "one_u32")]
+    pub weight: u32,
     #[serde(default = "default_in_flight_records")]
     pub max_in_flight_records: u64,
     #[serde(default = "default_in_flight_bytes")]
@@ -253,6 +264,9 @@ fn no_transforms() -> Spanned<Vec<String>> {
     Spanned::new(0..0, Vec::new())
 }
 fn one() -> i32 {
+    1
+}
+fn one_u32() -> u32 {
     1
 }
 fn one_i16() -> i16 {
@@ -407,6 +421,11 @@ impl Config {
         if self.sources.is_empty() {
             return Err("no [[source]] is configured: nothing would be produced".into());
         }
+        if self.kafka.max_in_flight_records == 0 || self.kafka.max_in_flight_bytes.0 == 0 {
+            return Err(
+                "[kafka]: `max_in_flight_records` and `max_in_flight_bytes` must be above 0".into(),
+            );
+        }
         let mut names = HashSet::new();
         let plugin_names = self
             .sources
@@ -462,6 +481,13 @@ impl Config {
                 return Err(format!(
                     "source `{}` (line {line}): `batch_size`, `max_in_flight_records` and `max_in_flight_bytes` must be above 0",
                     s.name.get_ref()
+                ));
+            }
+            if !(1..=100).contains(&s.weight) {
+                return Err(format!(
+                    "source `{}` (line {line}): field `weight` must be 1 to 100, not {}",
+                    s.name.get_ref(),
+                    s.weight
                 ));
             }
             for t in s.transforms.get_ref() {

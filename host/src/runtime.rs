@@ -15,7 +15,7 @@ use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
 use crate::producer::dead_letter::{DeadLetterQueue, DeadLetterTarget};
 use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::topics::{self, TopicSpec};
-use crate::producer::{InFlight, RecordSink, SharedProducer, settings};
+use crate::producer::{Admission, InFlight, RecordSink, SharedProducer, settings};
 use crate::stats::{StatsRegistry, Summary};
 
 /// Runs a configuration until its sources finish or SIGINT/SIGTERM arrives,
@@ -79,6 +79,10 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     }
 
     let dead_letters = DeadLetterQueue::start(producer.clone())?;
+    let admission = Arc::new(Admission::new(
+        config.kafka.max_in_flight_records,
+        config.kafka.max_in_flight_bytes.0,
+    ));
     let mut stats = StatsRegistry::default();
     // One bucket per tenant, shared by all its sources.
     let tenant_quotas: HashMap<String, Arc<RateLimit>> = config
@@ -167,6 +171,7 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                 queue: dead_letters.sender(),
             });
         }
+        sink.admission = Some(admission.clone());
         let sink = Arc::new(sink);
         let pipeline = Pipeline::new(
             PipelineSpec {
@@ -187,6 +192,7 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
                     )
                     .collect(),
                 sink,
+                ticket: admission.ticket(s.weight),
             },
             PipelineEnv {
                 engine: engine.clone(),

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use streamplug_tests::{
-    Scratch, artifacts, brokers, counter, read_summary, run_ok, sigterm, spawn_run, unique_topic,
-    wait_with_limit,
+    Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
+    unique_topic, wait_with_limit,
 };
 
 /// Runs `config` for a few seconds, SIGTERMs it, returns the summary.
@@ -129,4 +129,60 @@ fn cpu_budget_holds_a_busy_plugin_to_its_share() {
         "{delivered} records in {elapsed:.1} s"
     );
     assert_eq!(counter(&s, "busy", "restarts"), 0, "throttled, not failed");
+}
+
+/// Three greedy sources behind a producer window far smaller than what they
+/// ask for: the window, not the plugins, is the bottleneck, and its room is
+/// shared in turns by weight instead of going to whoever asks first.
+#[test]
+fn a_full_producer_window_is_shared_by_weight() {
+    let dir = Scratch::new("fair");
+    let topics: Vec<String> = (0..3).map(|i| unique_topic(&format!("fair-{i}"))).collect();
+    let sources: String = [("light-1", 1), ("light-2", 1), ("heavy", 3)]
+        .iter()
+        .zip(&topics)
+        .map(|((name, weight), topic)| {
+            format!(
+                "\n[[source]]\nname = \"{name}\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nweight = {weight}\n\
+                 [source.config]\ntimestamp = \"none\"\n",
+                artifacts::DATAGEN
+            )
+        })
+        .collect();
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\nlinger_ms = 5\nmax_in_flight_records = 300\n{sources}",
+        brokers()
+    );
+    let s = run_for(&dir, &config, 6);
+    let delivered = |name| counter(&s, name, "delivered") as f64;
+    let (l1, l2, heavy) = (
+        delivered("light-1"),
+        delivered("light-2"),
+        delivered("heavy"),
+    );
+    assert!(l1 > 1_000.0 && l2 > 1_000.0, "{s}");
+    // Weights 1:1:3; the bounds leave room for the turn in progress and the
+    // records in hand at the stop, and fail for first-come sharing (1:1:1).
+    assert!(
+        (0.75..=1.33).contains(&(l1 / l2)),
+        "light sources: {l1} vs {l2}"
+    );
+    let ratio = heavy / ((l1 + l2) / 2.0);
+    assert!(
+        (2.2..=3.8).contains(&ratio),
+        "weight 3 got {ratio:.2}× a weight-1 source's records: {s}"
+    );
+    for (name, topic) in ["light-1", "light-2", "heavy"].iter().zip(&topics) {
+        assert_eq!(
+            counter(&s, name, "records_in"),
+            counter(&s, name, "delivered"),
+            "{name}: {s}"
+        );
+        let consumed = consume_all(&brokers(), topic, Duration::from_secs(2)).expect("consume");
+        assert_eq!(
+            consumed.len() as u64,
+            counter(&s, name, "delivered"),
+            "{name}"
+        );
+    }
 }

@@ -17,6 +17,7 @@ use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
 use crate::plugin::bindings::PollResult;
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
+use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
 use crate::producer::{RecordSink, SharedProducer};
 use crate::stats::PluginStats;
@@ -35,6 +36,8 @@ pub struct PipelineSpec {
     /// The source's own quota and its tenant's shared one.
     pub quotas: Vec<Arc<RateLimit>>,
     pub sink: Arc<RecordSink>,
+    /// This source's turn at the shared producer's window.
+    pub ticket: Ticket,
 }
 
 pub struct PipelineEnv {
@@ -55,6 +58,9 @@ pub struct Pipeline {
     max_record_bytes: u64,
     quotas: Vec<Arc<RateLimit>>,
     sink: Arc<RecordSink>,
+    ticket: Ticket,
+    /// Records this source may still hand over on its last grant.
+    credit: u64,
     env: PipelineEnv,
     /// A transform or partitioner was given up on: the pipeline stops.
     halted: bool,
@@ -85,6 +91,8 @@ impl Pipeline {
             max_record_bytes: spec.max_record_bytes,
             quotas: spec.quotas,
             sink: spec.sink,
+            ticket: spec.ticket,
+            credit: 0,
             env,
             halted: false,
         }
@@ -94,6 +102,13 @@ impl Pipeline {
     /// batch taken from the source is handed over (or counted as failed)
     /// before this returns.
     pub fn run(mut self) {
+        self.run_batches();
+        if let Some(gate) = &self.sink.admission {
+            gate.release(std::mem::take(&mut self.credit), 0);
+        }
+    }
+
+    fn run_batches(&mut self) {
         let name = self.source.spec.name.clone();
         let stats = self.source.spec.stats.clone();
         loop {
@@ -235,6 +250,7 @@ impl Pipeline {
         let Ok(reader) = BatchReader::new(batch) else {
             return;
         };
+        let reader_len = reader.len();
         let sink = &self.sink;
         let default_count = self.topics[&self.topic];
         let mut produced = 0;
@@ -246,6 +262,16 @@ impl Pipeline {
             // shutdown the records in hand are handed over regardless.)
             if !sink.in_flight.has_room() {
                 sink.in_flight.wait_for_room(1, &self.env.stop);
+            }
+            // Then the turn at the window all sources share.
+            if self.credit == 0
+                && let Some(gate) = &sink.admission
+            {
+                let left = u64::from(reader_len) - i as u64;
+                // At shutdown the records in hand go over regardless.
+                self.credit = gate
+                    .acquire(self.ticket, left, &self.env.stop)
+                    .unwrap_or_else(|| gate.reserve(left));
             }
             let size = record.payload_len() as u64;
             if size > self.max_record_bytes {
@@ -290,6 +316,9 @@ impl Pipeline {
                 (None, Some(p)) => Some(p as i32),
                 (None, None) => None,
             };
+            // Spent whether the producer takes the record or refuses it (a
+            // refusal gives the room back).
+            self.credit = self.credit.saturating_sub(1);
             match self
                 .env
                 .producer

@@ -1,6 +1,7 @@
 //! Kafka: one shared producer for every plugin, per-plugin in-flight caps,
 //! topic creation, and the embedded cluster for runs without a broker.
 
+pub mod admission;
 pub mod dead_letter;
 pub mod embedded;
 pub mod inflight;
@@ -8,5 +9,6 @@ pub mod settings;
 pub mod shared;
 pub mod topics;
 
+pub use admission::Admission;
 pub use inflight::InFlight;
 pub use shared::{RecordSink, SharedProducer};

@@ -15,10 +15,21 @@ pub fn client_config(kafka: &KafkaConfig, bootstrap: &str) -> ClientConfig {
         .set("acks", &kafka.acks)
         .set("enable.idempotence", kafka.idempotence.to_string())
         .set("message.timeout.ms", kafka.message_timeout_ms.to_string())
-        // The host caps each plugin's in-flight records, so librdkafka's
-        // own queue only needs to be large enough to never be the limit.
-        .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
+        // The host's admission window caps what is handed over (dead letters
+        // aside), so librdkafka's own queue only needs to be large enough to
+        // never be the limit: first-come queueing there would undo the turns.
+        .set(
+            "queue.buffering.max.messages",
+            (kafka.max_in_flight_records * 2)
+                .clamp(1_000_000, 10_000_000)
+                .to_string(),
+        )
+        .set(
+            "queue.buffering.max.kbytes",
+            (kafka.max_in_flight_bytes.0 / 1024 * 2)
+                .clamp(1 << 20, i32::MAX as u64)
+                .to_string(),
+        )
         // Place keyed records as the Java client does.
         .set("partitioner", "murmur2_random");
     for (k, v) in &kafka.properties {

@@ -12,6 +12,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use streamplug_codec::RecordRef;
 
+use super::admission::Admission;
 use super::dead_letter::{DeadLetterTarget, Failed};
 use super::inflight::InFlight;
 use crate::stats::PluginStats;
@@ -20,6 +21,10 @@ use crate::stats::PluginStats;
 pub struct RecordSink {
     pub stats: Arc<PluginStats>,
     pub in_flight: InFlight,
+    /// The shared window this source's records are admitted through; dead
+    /// letters bypass it (they are queued from delivery reports, which must
+    /// not wait).
+    pub admission: Option<Arc<Admission>>,
     /// Where this source's failed records go, if its tenant has a topic for them.
     pub dead_letter: Option<DeadLetterTarget>,
     /// This sink carries dead letters: outcomes count as dead-lettered, and
@@ -32,6 +37,7 @@ impl RecordSink {
         Self {
             stats,
             in_flight,
+            admission: None,
             dead_letter: None,
             carries_dead_letters: false,
         }
@@ -73,6 +79,9 @@ impl ProducerContext for DeliveryRouter {
         };
         let bytes = message_bytes(message);
         sink.in_flight.release(1, bytes);
+        if let Some(gate) = &sink.admission {
+            gate.release(1, bytes);
+        }
         match (error, sink.carries_dead_letters) {
             (None, false) => {
                 PluginStats::add(&sink.stats.delivered, 1);
@@ -148,7 +157,8 @@ impl SharedProducer {
 
     /// Hands one record to librdkafka. A full queue is waited out, never
     /// dropped; any other refusal is returned as the record's failure cause
-    /// (the caller counts it).
+    /// (the caller counts it). A sink with an admission window must hold a
+    /// credit for the record: it is returned on refusal or delivery.
     pub fn send(
         &self,
         sink: &Arc<RecordSink>,
@@ -182,6 +192,9 @@ impl SharedProducer {
             base = base.headers(h);
         }
         let in_flight = sink.in_flight.acquire(1, bytes);
+        if let Some(gate) = &sink.admission {
+            gate.add_bytes(bytes);
+        }
         if in_flight
             > sink
                 .stats
@@ -202,6 +215,9 @@ impl SharedProducer {
                 }
                 Err((e, _back)) => {
                     sink.in_flight.release(1, bytes);
+                    if let Some(gate) = &sink.admission {
+                        gate.release(1, bytes);
+                    }
                     return Err(Refused {
                         too_large: is_too_large(&e),
                         cause: format!("refused by the producer for topic `{topic}`: {e}"),
