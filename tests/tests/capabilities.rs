@@ -7,7 +7,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use streamplug_tests::{
-    Scratch, artifacts, brokers, consume_all, counter, run_ok_with_env, run_to_end, unique_topic,
+    Scratch, artifacts, brokers, consume_all, counter, run_ok, run_ok_with_env, run_to_end,
+    unique_topic,
 };
 
 /// The first broker as an IP address: a destination that really accepts
@@ -208,6 +209,44 @@ hoard_sockets = 5000
         stderr
             .lines()
             .any(|l| l.contains("resource limit exceeded") && l.contains("plugin=\"hoarder\"")),
+        "{stderr}"
+    );
+}
+
+/// A plugin that retries a denied connection in a loop does not flood the
+/// log: the first attempts are logged in full, the rest are counted.
+#[test]
+fn repeated_denials_are_logged_a_few_times_then_counted() {
+    let dir = Scratch::new("denial-flood");
+    let addresses: Vec<String> = (1..=200).map(|p| format!("127.0.0.1:{p}")).collect();
+    let (s, stderr) = run_ok(
+        &dir,
+        &format!(
+            "[kafka]\nbrokers = \"{}\"\n[[source]]\nname = \"knocker\"\nwasm = \"{}\"\ntopic = \"{}\"\n\
+             [source.config]\nconnect = \"{}\"\n",
+            brokers(),
+            artifacts::TEST_CAPABILITIES,
+            unique_topic("denial-flood"),
+            addresses.join(",")
+        ),
+    );
+    assert_eq!(counter(&s, "knocker", "delivered"), 1, "{s}");
+    let attempts: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("plugin=\"knocker\"") && l.contains("plugin tried to connect to"))
+        .collect();
+    assert_eq!(
+        attempts.len(),
+        5,
+        "200 denied connects, the first 5 logged:\n{stderr}"
+    );
+    assert!(
+        attempts[0].contains("connect to 127.0.0.1:1:"),
+        "{}",
+        attempts[0]
+    );
+    assert!(
+        stderr.contains("further denied attempts are counted"),
         "{stderr}"
     );
 }

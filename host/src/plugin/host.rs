@@ -57,9 +57,9 @@ impl HostState {
             .allow_tcp(true)
             .allow_udp(true)
             .socket_addr_check({
-                let plugin = plugin.clone();
+                let log = Arc::new(DenialLog::new(plugin.clone()));
                 move |addr, use_| {
-                    let allowed = deny_socket_addr(&plugin, addr, use_);
+                    let allowed = deny_socket_addr(&log, addr, use_);
                     Box::pin(async move { allowed })
                 }
             })
@@ -119,7 +119,7 @@ impl HostState {
 /// before the real destination is known, so the log could not name it. It
 /// reaches nothing by itself: connecting, listening, sending and receiving
 /// are each checked again and refused.
-fn deny_socket_addr(plugin: &str, addr: SocketAddr, use_: SocketAddrUse) -> bool {
+fn deny_socket_addr(log: &DenialLog, addr: SocketAddr, use_: SocketAddrUse) -> bool {
     let wildcard_bind = matches!(use_, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
         && addr.ip().is_unspecified()
         && addr.port() == 0;
@@ -139,11 +139,68 @@ fn deny_socket_addr(plugin: &str, addr: SocketAddr, use_: SocketAddrUse) -> bool
         SocketAddrUse::UdpSend => "send to",
         SocketAddrUse::UdpReceive => "receive from",
     };
-    tracing::warn!(
-        plugin,
+    log.denied(&format!(
         "plugin tried to {what} {addr}: denied (no network capability)"
-    );
+    ));
     false
+}
+
+/// Logs denied attempts without letting a plugin that retries in a loop
+/// flood the log: the first few are logged as they happen, later ones as a
+/// count at most once per interval.
+struct DenialLog {
+    plugin: Arc<str>,
+    state: Mutex<DenialState>,
+}
+
+struct DenialState {
+    logged: u32,
+    last_line: Instant,
+    unlogged: u64,
+}
+
+impl DenialLog {
+    const LOGGED_IN_FULL: u32 = 5;
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn new(plugin: Arc<str>) -> Self {
+        Self {
+            plugin,
+            state: Mutex::new(DenialState {
+                logged: 0,
+                last_line: Instant::now(),
+                unlogged: 0,
+            }),
+        }
+    }
+
+    fn denied(&self, what: &str) {
+        let plugin = &*self.plugin;
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.logged < Self::LOGGED_IN_FULL {
+            s.logged += 1;
+            s.last_line = Instant::now();
+            tracing::warn!(plugin, "{what}");
+            if s.logged == Self::LOGGED_IN_FULL {
+                tracing::warn!(
+                    plugin,
+                    "further denied attempts are counted, and logged at most every {} s",
+                    Self::INTERVAL.as_secs()
+                );
+            }
+            return;
+        }
+        s.unlogged += 1;
+        if s.last_line.elapsed() >= Self::INTERVAL {
+            tracing::warn!(
+                plugin,
+                "{} more denied attempts; the latest: {what}",
+                s.unlogged
+            );
+            s.unlogged = 0;
+            s.last_line = Instant::now();
+        }
+    }
 }
 
 impl HostState {
