@@ -22,15 +22,16 @@ const HEALTHY_RECORDS: u64 = 1_000_000;
 const QUOTA: u64 = 10_000;
 const QUOTA_SECONDS: u64 = 30;
 
-/// The hostile neighbours: a name and its `[[source]]` (plus any
-/// `[[transform]]`) in tenant `bad`, writing to `{out}`.
-fn hostiles() -> Vec<(&'static str, String)> {
+/// The hostile neighbours: a name, its `[[source]]` (plus any
+/// `[[transform]]`) in tenant `bad`, writing to `{out}`, and any quota of
+/// tenant `bad`.
+fn hostiles() -> Vec<(&'static str, String, &'static str)> {
     let src = |wasm: &str, extra: &str| {
         format!(
             "[[source]]\nname = \"hostile\"\ntenant = \"bad\"\nwasm = \"{wasm}\"\ntopic = \"{{out}}\"\n{extra}\n"
         )
     };
-    vec![
+    let unlimited: Vec<(&'static str, String)> = vec![
         ("infinite loop", src(artifacts::TEST_INFINITE_LOOP, "")),
         (
             "infinite loop, cpu_ms_per_second = 100",
@@ -70,7 +71,21 @@ fn hostiles() -> Vec<(&'static str, String)> {
                 artifacts::TEST_PASSTHROUGH
             ),
         ),
-    ]
+    ];
+    let mut all: Vec<_> = unlimited
+        .into_iter()
+        .map(|(name, config)| (name, config, ""))
+        .collect();
+    // A tenant at its limit: the same flood, held to a tenant quota.
+    all.push((
+        "fan-out 1:5000, tenant quota 100k rec/s",
+        all.iter()
+            .find(|(n, _, _)| *n == "fan-out 1:5000")
+            .map(|(_, c, _)| c.clone())
+            .unwrap_or_default(),
+        "quota = { records_per_second = 100000 }",
+    ));
+    all
 }
 
 fn main() -> Result<()> {
@@ -81,10 +96,10 @@ fn main() -> Result<()> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-results/isolation.json")
         });
     let mut rows = Vec::new();
-    for (name, hostile) in hostiles() {
+    for (name, hostile, bad_quota) in hostiles() {
         // Interleaved: the baseline is measured right before each case.
-        let alone = healthy_rate(None)?;
-        let beside = healthy_rate(Some(&hostile))?;
+        let alone = healthy_rate(None, "")?;
+        let beside = healthy_rate(Some(&hostile), bad_quota)?;
         let ratio = beside / alone;
         println!(
             "{name:<40} alone {alone:>9.0} rec/s  beside {beside:>9.0} rec/s  ratio {ratio:.2}"
@@ -119,7 +134,7 @@ fn main() -> Result<()> {
 /// Records/s of a healthy datagen in tenant `good`, from its topic's first
 /// record to its last (read from the high watermark), optionally beside a
 /// hostile plugin in tenant `bad`.
-fn healthy_rate(hostile: Option<&str>) -> Result<f64> {
+fn healthy_rate(hostile: Option<&str>, bad_quota: &str) -> Result<f64> {
     let dir = Scratch::new("isolation-bench");
     let good = unique_topic("bench-good");
     let bad = unique_topic("bench-bad");
@@ -130,7 +145,7 @@ fn healthy_rate(hostile: Option<&str>) -> Result<f64> {
     let config = format!(
         "[kafka]\nbrokers = \"{brokers}\"\n[runtime]\nrestart_backoff_ms = 50\nrestart_backoff_max_ms = 400\nmax_restarts = 1000000\n\
          [[tenant]]\nname = \"good\"\ntopics = [\"{good}\"]\n\
-         [[tenant]]\nname = \"bad\"\ntopics = [\"{bad}.*\"]\n\
+         [[tenant]]\nname = \"bad\"\ntopics = [\"{bad}.*\"]\n{bad_quota}\n\
          [[source]]\nname = \"healthy\"\ntenant = \"good\"\nwasm = \"{datagen}\"\ntopic = \"{good}\"\n\
          [source.config]\ncount = {HEALTHY_RECORDS}\ntimestamp = \"none\"\n{hostile}",
         brokers = brokers(),
