@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -30,9 +30,15 @@ pub struct Config {
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file as TOML values, without positions: what a reload compares.
+    #[serde(skip)]
+    pub raw: toml::Table,
+    /// The config file, read again on reload.
+    #[serde(skip)]
+    pub path: PathBuf,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// `host:port,...`; absent means the embedded in-process cluster.
@@ -79,7 +85,7 @@ impl Default for KafkaConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Where compiled components are cached; default `$XDG_CACHE_HOME/streamplug`.
@@ -97,6 +103,9 @@ pub struct RuntimeConfig {
     /// every successful batch is failing too.)
     pub max_restarts: u32,
     pub restart_window_ms: u64,
+    /// Watch the config and plugin files and reload when they change
+    /// (SIGHUP reloads either way).
+    pub watch: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -109,6 +118,7 @@ impl Default for RuntimeConfig {
             idle_backoff_ms: 50,
             max_restarts: 10,
             restart_window_ms: 60_000,
+            watch: true,
         }
     }
 }
@@ -160,7 +170,7 @@ pub struct Quota {
 
 /// A tenant: owns topics, may share a quota among its plugins, and may
 /// have a dead-letter topic for records that could not be delivered.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: Spanned<String>,
@@ -184,7 +194,7 @@ impl TenantConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub name: Spanned<String>,
@@ -227,7 +237,7 @@ pub struct SourceConfig {
     pub config: PluginSettings,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransformConfig {
     pub name: Spanned<String>,
@@ -245,7 +255,7 @@ pub struct TransformConfig {
     pub config: PluginSettings,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionerConfig {
     pub name: Spanned<String>,
@@ -381,6 +391,9 @@ impl Config {
         let mut config: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.path = path.to_path_buf();
+        config.raw = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         config
             .validate(text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -394,6 +407,10 @@ impl Config {
         } else {
             self.base_dir.join(wasm)
         }
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| *s.name.get_ref() == name)
     }
 
     pub fn transform(&self, name: &str) -> Option<&TransformConfig> {

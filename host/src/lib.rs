@@ -6,6 +6,7 @@
 //! - [`plugin`]: loading, caching, sandboxing plugins.
 //! - [`pipeline`]: moving batches from sources to the producer.
 //! - [`producer`]: the shared producer, in-flight caps, topics.
+//! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
 
 pub mod config;
@@ -13,9 +14,11 @@ pub mod engine;
 pub mod pipeline;
 pub mod plugin;
 pub mod producer;
+pub mod reload;
 pub mod runtime;
 pub mod stats;
 
 pub use config::Config;
 pub use pipeline::Stop;
+pub use reload::Controls;
 pub use stats::Summary;

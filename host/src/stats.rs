@@ -38,6 +38,40 @@ pub struct PluginStats {
     /// Failed records that could not be dead-lettered either.
     pub dead_letter_failed: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
+    versions: Mutex<Versions>,
+}
+
+/// Which version of the plugin is live, and what became of new versions.
+#[derive(Default)]
+struct Versions {
+    live: String,
+    swaps: Vec<Swap>,
+    refused: Vec<RefusedSwap>,
+}
+
+/// A new version that took over.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Swap {
+    pub hash: String,
+    pub replaced: String,
+    /// Unix time in milliseconds when it served its first call.
+    pub at_ms: u64,
+    /// From the file change being seen to the new version serving.
+    pub latency_ms: f64,
+}
+
+/// A new version that was not let in; the old one stayed live.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct RefusedSwap {
+    pub hash: String,
+    pub at_ms: u64,
+    pub cause: String,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl PluginStats {
@@ -58,6 +92,32 @@ impl PluginStats {
         }
     }
 
+    fn versions(&self) -> std::sync::MutexGuard<'_, Versions> {
+        self.versions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new version took over from `replaced`.
+    pub fn swapped(&self, hash: &str, replaced: &str, latency: std::time::Duration) {
+        let mut v = self.versions();
+        v.live = hash.to_string();
+        v.swaps.push(Swap {
+            hash: hash.to_string(),
+            replaced: replaced.to_string(),
+            at_ms: unix_ms(),
+            latency_ms: latency.as_secs_f64() * 1000.0,
+        });
+    }
+
+    /// A new version (`hash`, or the file's path if it never loaded) was
+    /// refused.
+    pub fn swap_refused(&self, hash: &str, cause: &str) {
+        self.versions().refused.push(RefusedSwap {
+            hash: hash.to_string(),
+            at_ms: unix_ms(),
+            cause: cause.to_string(),
+        });
+    }
+
     /// Counts a dead letter that could not be written; logs the first.
     pub fn dead_letter_failure(&self, cause: &str) {
         if self.dead_letter_failed.fetch_add(1, Relaxed) == 0 {
@@ -65,12 +125,15 @@ impl PluginStats {
         }
     }
 
-    fn snapshot(&self, world: World, hash: &str) -> PluginSummary {
+    fn snapshot(&self, world: World) -> PluginSummary {
         let records_in = self.records_in.load(Relaxed);
         let records_out = self.records_out.load(Relaxed);
+        let versions = self.versions();
         PluginSummary {
             world,
-            hash: hash.to_string(),
+            hash: versions.live.clone(),
+            swaps: versions.swaps.clone(),
+            refused_swaps: versions.refused.clone(),
             records_in,
             records_out,
             dropped: match world {
@@ -99,8 +162,12 @@ impl PluginStats {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PluginSummary {
     pub world: World,
-    /// sha256 of the plugin file that ran.
+    /// sha256 of the plugin file live at the end.
     pub hash: String,
+    /// Versions that took over while running, oldest first.
+    pub swaps: Vec<Swap>,
+    /// Versions that were refused, with why.
+    pub refused_swaps: Vec<RefusedSwap>,
     pub records_in: u64,
     pub records_out: u64,
     /// Records a transform received and did not return.
@@ -127,12 +194,15 @@ pub struct Summary {
     pub embedded_cluster: bool,
     pub elapsed_seconds: f64,
     pub plugins: BTreeMap<String, PluginSummary>,
+    /// Config reloads that changed nothing, with why.
+    pub config_reloads_refused: Vec<String>,
 }
 
 /// Every plugin's counters, by name.
 #[derive(Default)]
 pub struct StatsRegistry {
-    entries: Vec<(String, World, String, std::sync::Arc<PluginStats>)>,
+    entries: Vec<(String, World, std::sync::Arc<PluginStats>)>,
+    config_refused: Vec<String>,
 }
 
 impl StatsRegistry {
@@ -142,28 +212,37 @@ impl StatsRegistry {
         world: World,
         hash: &str,
     ) -> std::sync::Arc<PluginStats> {
-        if let Some((_, _, _, s)) = self.entries.iter().find(|(n, ..)| n == name) {
+        if let Some((_, _, s)) = self.entries.iter().find(|(n, ..)| n == name) {
             return s.clone();
         }
         let s = std::sync::Arc::new(PluginStats {
             name: name.to_string(),
+            versions: Mutex::new(Versions {
+                live: hash.to_string(),
+                ..Versions::default()
+            }),
             ..PluginStats::default()
         });
-        self.entries
-            .push((name.to_string(), world, hash.to_string(), s.clone()));
+        self.entries.push((name.to_string(), world, s.clone()));
         s
+    }
+
+    /// A config reload that was refused, and why.
+    pub fn config_refused(&mut self, cause: &str) {
+        self.config_refused.push(cause.to_string());
     }
 
     pub fn summary(&self, embedded_cluster: bool, elapsed_seconds: f64) -> Summary {
         let plugins = self
             .entries
             .iter()
-            .map(|(n, w, h, s)| (n.clone(), s.snapshot(*w, h)))
+            .map(|(n, w, s)| (n.clone(), s.snapshot(*w)))
             .collect();
         Summary {
             embedded_cluster,
             elapsed_seconds,
             plugins,
+            config_reloads_refused: self.config_refused.clone(),
         }
     }
 }

@@ -25,8 +25,9 @@ struct World {
 const SOURCE_GUEST: &str = r#"
                 fn init(
                     config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    resume_from: ::core::option::Option<::std::vec::Vec<u8>>,
                 ) -> ::core::result::Result<(), ::std::string::String> {
-                    DRIVER.with_borrow_mut(|d| $crate::__private::SourceGlue::init(d, config))
+                    DRIVER.with_borrow_mut(|d| $crate::__private::SourceGlue::init(d, config, resume_from))
                 }
 
                 fn poll_records(
@@ -34,11 +35,13 @@ const SOURCE_GUEST: &str = r#"
                 ) -> ::core::result::Result<streamplug::plugin::source_types::PollResult, ::std::string::String>
                 {
                     use $crate::__private::PollOutcome;
-                    use streamplug::plugin::source_types::PollResult;
+                    use streamplug::plugin::source_types::{PollResult, Polled};
                     DRIVER
                         .with_borrow_mut(|d| $crate::__private::SourceGlue::poll(d, max_records))
                         .map(|outcome| match outcome {
-                            PollOutcome::Records(batch) => PollResult::Records(batch),
+                            PollOutcome::Records(records, checkpoint) => {
+                                PollResult::Records(Polled { records, checkpoint })
+                            }
                             PollOutcome::Idle(ms) => PollResult::Idle(ms),
                             PollOutcome::Finished => PollResult::Finished,
                         })

@@ -341,6 +341,12 @@ pub mod datagen {
     }
 }
 
+/// sha256 of `bytes` in hex, as the summary names plugin versions.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Sends SIGTERM to a child, as an operator stopping the service would.
 pub fn sigterm(child: &Child) {
     let status = Command::new("kill")

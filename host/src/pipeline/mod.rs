@@ -4,8 +4,10 @@
 pub mod quota;
 pub mod stage;
 pub mod stop;
+pub mod swap;
 pub mod worker;
 
 pub use stage::{Backoff, PluginSpec};
 pub use stop::Stop;
+pub use swap::{SwapQueue, SwapRequest};
 pub use worker::{Pipeline, PipelineEnv, PipelineSpec};

@@ -3,6 +3,7 @@
 //! waits before handing records over: it is slowed down, nothing is dropped.
 
 use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota as Gcra, RateLimiter};
@@ -80,5 +81,32 @@ impl RateLimit {
                 .bytes
                 .as_ref()
                 .is_none_or(|b| b.take(bytes.div_ceil(BYTE_UNIT), stop))
+    }
+}
+
+/// A quota that a config reload may change while sources run under it.
+#[derive(Default)]
+pub struct QuotaSlot {
+    limit: RwLock<Option<Arc<RateLimit>>>,
+}
+
+impl QuotaSlot {
+    pub fn new(quota: &Quota) -> Self {
+        Self {
+            limit: RwLock::new(RateLimit::new(quota).map(Arc::new)),
+        }
+    }
+
+    /// Applies a new quota from the next batch on (a fresh bucket: the new
+    /// rate starts with a full burst).
+    pub fn set(&self, quota: &Quota) {
+        *self.limit.write().unwrap_or_else(|e| e.into_inner()) =
+            RateLimit::new(quota).map(Arc::new);
+    }
+
+    /// As [`RateLimit::admit`]; no limit admits at once.
+    pub fn admit(&self, records: u64, bytes: u64, stop: &Stop) -> bool {
+        let limit = self.limit.read().unwrap_or_else(|e| e.into_inner()).clone();
+        limit.is_none_or(|l| l.admit(records, bytes, stop))
     }
 }

@@ -1,5 +1,8 @@
 //! A pipeline stage: one plugin instance that is replaced when it fails,
 //! after an exponential backoff, while the rest of the host keeps running.
+//! Also where a new version of the plugin takes over (hot swap): it is
+//! started beside the old instance, serves on trial until its first call
+//! succeeds, and is rolled back if that call fails.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -38,13 +41,22 @@ pub struct Backoff {
 }
 
 pub trait Startable: Sized {
-    fn start(engine: &Engine, spec: &PluginSpec) -> Result<Self, PluginError>;
+    /// `resume` is a source's last checkpoint (ignored by other worlds).
+    fn start(
+        engine: &Engine,
+        spec: &PluginSpec,
+        resume: Option<&Vec<u8>>,
+    ) -> Result<Self, PluginError>;
 }
 
 macro_rules! startable {
     ($($t:ty),*) => {$(
         impl Startable for $t {
-            fn start(engine: &Engine, spec: &PluginSpec) -> Result<Self, PluginError> {
+            fn start(
+                engine: &Engine,
+                spec: &PluginSpec,
+                resume: Option<&Vec<u8>>,
+            ) -> Result<Self, PluginError> {
                 <$t>::start(
                     engine,
                     &spec.plugin,
@@ -52,6 +64,7 @@ macro_rules! startable {
                     spec.limits,
                     &spec.capabilities,
                     &spec.settings,
+                    resume,
                 )
             }
         }
@@ -67,6 +80,15 @@ pub struct Stage<I> {
     /// When recent failures happened, oldest first, within the window.
     failures: VecDeque<Instant>,
     gave_up: bool,
+    /// A source's latest checkpoint: where the next instance resumes.
+    checkpoint: Option<Vec<u8>>,
+    /// A new version serving on trial, and what to roll back to.
+    trial: Option<Trial>,
+}
+
+struct Trial {
+    previous: PluginSpec,
+    requested: Instant,
 }
 
 impl<I: Startable> Stage<I> {
@@ -78,7 +100,55 @@ impl<I: Startable> Stage<I> {
             next_delay: backoff.initial,
             failures: VecDeque::new(),
             gave_up: false,
+            checkpoint: None,
+            trial: None,
         }
+    }
+
+    pub fn checkpoint(&self) -> Option<Vec<u8>> {
+        self.checkpoint.clone()
+    }
+
+    /// Records a source's position after a batch it handed over.
+    pub fn set_checkpoint(&mut self, checkpoint: Vec<u8>) {
+        self.checkpoint = Some(checkpoint);
+    }
+
+    /// Starts `spec` (a new file, or new settings) as the new version of this
+    /// stage, to take over now, at
+    /// a batch boundary. If it cannot start (its `init` fails), the old
+    /// instance keeps running and the refusal is recorded. `requested` is
+    /// when the new file was seen, for the swap latency.
+    pub fn swap(&mut self, engine: &Engine, mut spec: PluginSpec, requested: Instant) {
+        // The counters carry on across versions.
+        spec.stats = self.spec.stats.clone();
+        let name = &*self.spec.name;
+        match I::start(engine, &spec, self.checkpoint.as_ref()) {
+            Ok(instance) => {
+                tracing::info!(
+                    plugin = name,
+                    sha256 = short(&spec.plugin.hash),
+                    "new version started; on trial until its first call succeeds"
+                );
+                let previous = std::mem::replace(&mut self.spec, spec);
+                self.instance = Some(instance);
+                self.trial = Some(Trial {
+                    previous,
+                    requested,
+                });
+            }
+            Err(e) => self.refuse(&spec.plugin.hash, &format!("it failed to start: {e}")),
+        }
+    }
+
+    fn refuse(&self, hash: &str, cause: &str) {
+        tracing::error!(
+            plugin = &*self.spec.name,
+            sha256 = short(hash),
+            "swap refused, {} stays live: {cause}",
+            short(&self.spec.plugin.hash)
+        );
+        self.spec.stats.swap_refused(hash, cause);
     }
 
     /// The live instance, starting one if there is none. A failed start is
@@ -89,7 +159,7 @@ impl<I: Startable> Stage<I> {
             if self.gave_up() {
                 return None;
             }
-            match I::start(engine, &self.spec) {
+            match I::start(engine, &self.spec, self.checkpoint.as_ref()) {
                 Ok(i) => self.instance = Some(i),
                 Err(e) => {
                     if self.fail(&e, stop) {
@@ -101,9 +171,24 @@ impl<I: Startable> Stage<I> {
         self.instance.as_mut()
     }
 
-    /// A call succeeded: the next failure starts the backoff afresh.
+    /// A call succeeded: the next failure starts the backoff afresh, and a
+    /// version on trial is live for good.
     pub fn healthy(&mut self) {
         self.next_delay = self.backoff.initial;
+        if let Some(trial) = self.trial.take() {
+            let latency = trial.requested.elapsed();
+            tracing::info!(
+                plugin = &*self.spec.name,
+                sha256 = short(&self.spec.plugin.hash),
+                "swapped: {} replaced {} ({} ms after the file changed)",
+                short(&self.spec.plugin.hash),
+                short(&trial.previous.plugin.hash),
+                latency.as_millis()
+            );
+            self.spec
+                .stats
+                .swapped(&self.spec.plugin.hash, &trial.previous.plugin.hash, latency);
+        }
     }
 
     /// Whether the plugin failed too often to be restarted again.
@@ -116,6 +201,16 @@ impl<I: Startable> Stage<I> {
     /// meanwhile, or this failure used up the plugin's restarts.
     pub fn fail(&mut self, error: &PluginError, stop: &Stop) -> bool {
         self.instance = None;
+        // A new version that fails its first call is rolled back at once: the
+        // old version takes the same batch (or poll) again, so nothing is lost.
+        if let Some(trial) = self.trial.take() {
+            let failed = std::mem::replace(&mut self.spec, trial.previous);
+            self.refuse(
+                &failed.plugin.hash,
+                &format!("it failed on its first call: {error}"),
+            );
+            return stop.is_raised();
+        }
         let now = Instant::now();
         self.failures.push_back(now);
         while self
@@ -148,4 +243,9 @@ impl<I: Startable> Stage<I> {
         );
         stop.sleep(delay)
     }
+}
+
+/// The first 12 hex digits of a sha256, as logs show it.
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }

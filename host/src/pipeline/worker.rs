@@ -12,10 +12,11 @@ use std::time::Duration;
 use streamplug_codec::{BatchReader, BatchWriter, HeaderIter, RecordRef};
 use wasmtime::Engine;
 
-use super::quota::RateLimit;
+use super::quota::QuotaSlot;
 use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
-use crate::plugin::bindings::PollResult;
+use super::swap::SwapQueue;
+use crate::plugin::bindings::{PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
@@ -34,10 +35,12 @@ pub struct PipelineSpec {
     /// Largest record (payload bytes) that may be handed over.
     pub max_record_bytes: u64,
     /// The source's own quota and its tenant's shared one.
-    pub quotas: Vec<Arc<RateLimit>>,
+    pub quotas: Vec<Arc<QuotaSlot>>,
     pub sink: Arc<RecordSink>,
     /// This source's turn at the shared producer's window.
     pub ticket: Ticket,
+    /// New versions of this pipeline's plugins, applied between batches.
+    pub swaps: Arc<SwapQueue>,
 }
 
 pub struct PipelineEnv {
@@ -56,11 +59,12 @@ pub struct Pipeline {
     topics: HashMap<String, u32>,
     batch_size: u32,
     max_record_bytes: u64,
-    quotas: Vec<Arc<RateLimit>>,
+    quotas: Vec<Arc<QuotaSlot>>,
     sink: Arc<RecordSink>,
     ticket: Ticket,
     /// Records this source may still hand over on its last grant.
     credit: u64,
+    swaps: Arc<SwapQueue>,
     env: PipelineEnv,
     /// A transform or partitioner was given up on: the pipeline stops.
     halted: bool,
@@ -93,6 +97,7 @@ impl Pipeline {
             sink: spec.sink,
             ticket: spec.ticket,
             credit: 0,
+            swaps: spec.swaps,
             env,
             halted: false,
         }
@@ -101,11 +106,22 @@ impl Pipeline {
     /// Runs until the source finishes or the stop signal is raised. Every
     /// batch taken from the source is handed over (or counted as failed)
     /// before this returns.
-    pub fn run(mut self) {
+    /// Returns the source's last checkpoint, for a pipeline that takes over
+    /// (after a config reload changed this one's shape).
+    pub fn run(mut self) -> Option<Vec<u8>> {
         self.run_batches();
         if let Some(gate) = &self.sink.admission {
             gate.release(std::mem::take(&mut self.credit), 0);
         }
+        self.source.checkpoint()
+    }
+
+    /// Starts the source from a checkpoint instead of afresh.
+    pub fn resume_from(mut self, checkpoint: Option<Vec<u8>>) -> Self {
+        if let Some(c) = checkpoint {
+            self.source.set_checkpoint(c);
+        }
+        self
     }
 
     fn run_batches(&mut self) {
@@ -114,6 +130,10 @@ impl Pipeline {
         loop {
             if self.env.stop.is_raised() {
                 break;
+            }
+            // Between batches: where new plugin versions take over.
+            for request in self.swaps.take() {
+                self.swap(request);
             }
             let Some(room) = self
                 .sink
@@ -126,7 +146,10 @@ impl Pipeline {
                 break;
             };
             match source.poll(room as u32) {
-                Ok(PollResult::Records(batch)) => {
+                Ok(PollResult::Records(Polled {
+                    records: batch,
+                    checkpoint,
+                })) => {
                     match check_batch(&batch, Some(room)) {
                         Ok((n, bytes)) => {
                             // Healthy only once the output is valid, so a
@@ -141,6 +164,11 @@ impl Pipeline {
                                     quota.admit(u64::from(n), bytes, &self.env.stop);
                                 }
                                 self.produce(&out);
+                            }
+                            // Handed over (or counted as failed): a new
+                            // instance continues after these records.
+                            if let Some(c) = checkpoint {
+                                self.source.set_checkpoint(c);
                             }
                             if self.halted {
                                 break;
@@ -180,6 +208,20 @@ impl Pipeline {
                     }
                 }
             }
+        }
+    }
+
+    /// Hands a new version to the stage that runs it.
+    fn swap(&mut self, request: super::swap::SwapRequest) {
+        let engine = &self.env.engine;
+        let (spec, at) = (request.spec, request.requested);
+        let name = spec.name.clone();
+        if self.source.spec.name == name {
+            self.source.swap(engine, spec, at);
+        } else if let Some(t) = self.transforms.iter_mut().find(|t| t.spec.name == name) {
+            t.swap(engine, spec, at);
+        } else if let Some(p) = self.partitioner.as_mut().filter(|p| p.spec.name == name) {
+            p.swap(engine, spec, at);
         }
     }
 

@@ -7,6 +7,6 @@ pub mod component;
 pub mod host;
 pub mod sandbox;
 
-pub use cache::{CompileCache, Origin};
+pub use cache::{CompileCache, Origin, content_hash};
 pub use component::{LoadedPlugin, World, linker, load};
 pub use sandbox::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};

@@ -175,7 +175,8 @@ fn init_failed(e: PluginError) -> PluginError {
 /// Defines a running plugin of one world: its sandbox, its bindings, and
 /// `start`, which instantiates it from its template and calls `init`.
 macro_rules! plugin_instance {
-    ($(#[$doc:meta])* $name:ident, $variant:ident, $bindings:ty, $world:literal) => {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $bindings:ty, $world:literal,
+     |$b:ident, $s:ident, $config:ident, $resume:ident| $init:expr) => {
         $(#[$doc])*
         pub struct $name {
             sandbox: Sandbox,
@@ -190,6 +191,7 @@ macro_rules! plugin_instance {
                 limits: PluginLimits,
                 capabilities: &Capabilities,
                 config: &Vec<(String, String)>,
+                resume: Option<&Vec<u8>>,
             ) -> Result<Self, PluginError> {
                 let Template::$variant(pre) = &plugin.template else {
                     return Err(PluginError::Failed(format!(
@@ -201,8 +203,11 @@ macro_rules! plugin_instance {
                 };
                 let mut sandbox = Sandbox::new(engine, name, limits, capabilities)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
+                let $b = &bindings;
+                let $config = config;
+                let $resume = resume;
                 sandbox
-                    .call(|s| bindings.call_init(s, config))
+                    .call(|$s| $init)
                     .map_err(init_failed)?;
                 Ok(Self { sandbox, bindings })
             }
@@ -212,15 +217,18 @@ macro_rules! plugin_instance {
 
 plugin_instance!(
     /// A running source plugin.
-    SourceInstance, Source, source::Source, "source"
+    SourceInstance, Source, source::Source, "source",
+    |b, s, config, resume| b.call_init(s, config, resume)
 );
 plugin_instance!(
     /// A running transform plugin.
-    TransformInstance, Transform, transform::Transform, "transform"
+    TransformInstance, Transform, transform::Transform, "transform",
+    |b, s, config, _resume| b.call_init(s, config)
 );
 plugin_instance!(
     /// A running partitioner plugin.
-    PartitionerInstance, Partitioner, partitioner::Partitioner, "partitioner"
+    PartitionerInstance, Partitioner, partitioner::Partitioner, "partitioner",
+    |b, s, config, _resume| b.call_init(s, config)
 );
 
 impl SourceInstance {

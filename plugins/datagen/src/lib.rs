@@ -37,7 +37,13 @@
 //! due `n / rate` seconds after the first poll; a poll returns the records
 //! due so far (at most `max-records`) or, if none is due, `idle` for the
 //! milliseconds until the next one. After `count` records the source is
-//! finished. A restarted instance starts again from `start`.
+//! finished.
+//!
+//! # Checkpoints
+//!
+//! The checkpoint is the number of records made so far. An instance that
+//! takes over (after a restart or a hot swap) continues with the next
+//! sequence number; its pacing starts afresh.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -280,8 +286,10 @@ impl Generator {
 /// The source: a [`Generator`] plus pacing and the `count` limit.
 pub struct Datagen {
     generator: Generator,
-    /// Records made by this instance.
+    /// Records made, by this instance and those it took over from.
     made: u64,
+    /// `made` when this instance took over: pacing counts from here.
+    made_before: u64,
     /// When the first poll happened (the schedule's origin, with `rate`).
     started: Option<Instant>,
 }
@@ -291,6 +299,7 @@ impl Datagen {
         Datagen {
             generator: Generator::new(params),
             made: 0,
+            made_before: 0,
             started: None,
         }
     }
@@ -316,9 +325,10 @@ impl Datagen {
             let elapsed = now.duration_since(*self.started.get_or_insert(now));
             // Record i is due at i / rate seconds: floor(elapsed * rate) + 1 are due now.
             let due = (elapsed.as_secs_f64() * p.rate) as u64 + 1;
-            let allowed = due.saturating_sub(self.made);
+            let made_here = self.made - self.made_before;
+            let allowed = due.saturating_sub(made_here);
             if allowed == 0 {
-                let next_due_ns = (self.made as f64 * 1e9 / p.rate).ceil() as u128;
+                let next_due_ns = (made_here as f64 * 1e9 / p.rate).ceil() as u128;
                 let wait_ns = next_due_ns.saturating_sub(elapsed.as_nanos());
                 let wait_ms = wait_ns.div_ceil(1_000_000).clamp(1, u128::from(u32::MAX));
                 return Poll::Idle(wait_ms as u32);
@@ -355,6 +365,21 @@ impl Source for Datagen {
 
     fn poll(&mut self, max_records: u32, out: &mut BatchWriter) -> Result<Poll, String> {
         Ok(self.poll_at(Instant::now(), wall_clock_ms, max_records, out))
+    }
+
+    /// How many records have been made: a new instance continues with the
+    /// next sequence number (and, with `count`, makes only the rest).
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        Some(self.made.to_le_bytes().to_vec())
+    }
+
+    fn resume(&mut self, checkpoint: &[u8]) -> Result<(), String> {
+        let made: [u8; 8] = checkpoint
+            .try_into()
+            .map_err(|_| format!("expected 8 bytes, got {}", checkpoint.len()))?;
+        self.made = u64::from_le_bytes(made);
+        self.made_before = self.made;
+        Ok(())
     }
 }
 

@@ -17,7 +17,8 @@ const NOT_INITIALISED: &str = "streamplug-sdk: called before a successful `init`
 /// A `poll-result` without the generated type.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PollOutcome {
-    Records(Vec<u8>),
+    /// A batch and the source's checkpoint after it.
+    Records(Vec<u8>, Option<Vec<u8>>),
     Idle(u32),
     Finished,
 }
@@ -26,7 +27,11 @@ pub enum PollOutcome {
 pub trait SourceGlue: 'static {
     /// The state before `init`.
     const NEW: Self;
-    fn init(&mut self, config: Vec<(String, String)>) -> Result<(), String>;
+    fn init(
+        &mut self,
+        config: Vec<(String, String)>,
+        resume_from: Option<Vec<u8>>,
+    ) -> Result<(), String>;
     fn poll(&mut self, max_records: u32) -> Result<PollOutcome, String>;
 }
 
@@ -80,10 +85,20 @@ impl<S> SourceDriver<S> {
 impl<S: Source> SourceGlue for SourceDriver<S> {
     const NEW: Self = Self::new();
 
-    fn init(&mut self, config: Vec<(String, String)>) -> Result<(), String> {
+    fn init(
+        &mut self,
+        config: Vec<(String, String)>,
+        resume_from: Option<Vec<u8>>,
+    ) -> Result<(), String> {
         self.instance = None;
         self.finished = false;
-        self.instance = Some(S::init(Config::new(config))?);
+        let mut instance = S::init(Config::new(config))?;
+        if let Some(checkpoint) = resume_from {
+            instance
+                .resume(&checkpoint)
+                .map_err(|e| format!("cannot resume from the checkpoint: {e}"))?;
+        }
+        self.instance = Some(instance);
         Ok(())
     }
 
@@ -109,7 +124,7 @@ impl<S: Source> SourceGlue for SourceDriver<S> {
             ));
         }
         self.capacity_hint = out.encoded_len();
-        Ok(PollOutcome::Records(out.finish()))
+        Ok(PollOutcome::Records(out.finish(), instance.checkpoint()))
     }
 }
 

@@ -75,6 +75,23 @@ pub trait Source: Sized + 'static {
 
     /// Writes at most `max_records` records to `out` (an empty writer).
     fn poll(&mut self, max_records: u32, out: &mut BatchWriter) -> Result<Poll, String>;
+
+    /// Where the source has got to once the records of the last `poll` are
+    /// made, in its own terms. The host keeps the latest and hands it to
+    /// [`Source::resume`] of the instance that takes over after a restart or
+    /// a hot swap. A source without a position keeps the default (`None`)
+    /// and starts afresh each time.
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Called right after `init` on an instance that takes over from an
+    /// earlier one: continue after `checkpoint` (a value an earlier
+    /// instance returned from [`Source::checkpoint`]). An error fails `init`.
+    fn resume(&mut self, checkpoint: &[u8]) -> Result<(), String> {
+        let _ = checkpoint;
+        Ok(())
+    }
 }
 
 /// A plugin that maps a batch of records to another: drop, modify, split 1:N,

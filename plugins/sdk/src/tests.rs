@@ -123,6 +123,42 @@ impl Source for Counting {
             Poll::Ready
         })
     }
+
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        Some(self.next.to_le_bytes().to_vec())
+    }
+
+    fn resume(&mut self, checkpoint: &[u8]) -> Result<(), String> {
+        let bytes: [u8; 4] = checkpoint.try_into().map_err(|_| "not 4 bytes")?;
+        self.next = u32::from_le_bytes(bytes);
+        Ok(())
+    }
+}
+
+#[test]
+fn source_checkpoint_comes_with_each_batch_and_resumes_a_new_instance() {
+    let mut d = SourceDriver::<Counting>::new();
+    d.init(pairs(&[("total", "5"), ("per_poll", "2")]), None)
+        .unwrap();
+    let PollOutcome::Records(_, Some(checkpoint)) = d.poll(10).unwrap() else {
+        panic!("a batch with a checkpoint");
+    };
+    assert_eq!(checkpoint, 2u32.to_le_bytes());
+    let mut next = SourceDriver::<Counting>::new();
+    next.init(
+        pairs(&[("total", "5"), ("per_poll", "2")]),
+        Some(checkpoint),
+    )
+    .unwrap();
+    let PollOutcome::Records(b, _) = next.poll(10).unwrap() else {
+        panic!("records");
+    };
+    let first = read(&b)[0].value.unwrap().to_vec();
+    assert_eq!(first, 2u32.to_le_bytes(), "continues after the checkpoint");
+    assert_eq!(
+        next.init(vec![], Some(vec![1])).unwrap_err(),
+        "cannot resume from the checkpoint: not 4 bytes"
+    );
 }
 
 #[test]
@@ -134,7 +170,7 @@ fn source_poll_before_init_is_an_error() {
             .contains("before a successful `init`")
     );
     assert!(
-        d.init(pairs(&[("total", "x")]))
+        d.init(pairs(&[("total", "x")]), None)
             .unwrap_err()
             .starts_with("config `total`")
     );
@@ -144,11 +180,12 @@ fn source_poll_before_init_is_an_error() {
 #[test]
 fn source_records_then_remembered_finished() {
     let mut d = SourceDriver::<Counting>::new();
-    d.init(pairs(&[("total", "5"), ("per_poll", "2")])).unwrap();
+    d.init(pairs(&[("total", "5"), ("per_poll", "2")]), None)
+        .unwrap();
     let mut seen = Vec::new();
     for expect in [2usize, 2, 1] {
         match d.poll(10).unwrap() {
-            PollOutcome::Records(b) => {
+            PollOutcome::Records(b, _) => {
                 let recs = read(&b);
                 assert_eq!(recs.len(), expect);
                 seen.extend(
@@ -164,17 +201,17 @@ fn source_records_then_remembered_finished() {
     assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
     assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
     // A new init starts over.
-    d.init(pairs(&[("total", "1")])).unwrap();
-    assert!(matches!(d.poll(10).unwrap(), PollOutcome::Records(_)));
+    d.init(pairs(&[("total", "1")]), None).unwrap();
+    assert!(matches!(d.poll(10).unwrap(), PollOutcome::Records(..)));
     assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
 }
 
 #[test]
 fn source_empty_results() {
     let mut d = SourceDriver::<Counting>::new();
-    d.init(pairs(&[("per_poll", "0")])).unwrap();
+    d.init(pairs(&[("per_poll", "0")]), None).unwrap();
     assert_eq!(d.poll(10).unwrap(), PollOutcome::Idle(40));
-    d.init(pairs(&[("total", "0")])).unwrap();
+    d.init(pairs(&[("total", "0")]), None).unwrap();
     assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
 }
 
@@ -193,7 +230,7 @@ fn source_more_than_asked_is_an_error() {
         }
     }
     let mut d = SourceDriver::<Greedy>::new();
-    d.init(vec![]).unwrap();
+    d.init(vec![], None).unwrap();
     assert_eq!(
         d.poll(3).unwrap_err(),
         "poll wrote 4 records, more than the 3 asked for"

@@ -60,9 +60,16 @@ fn main() -> Result<()> {
             ("timestamp", "1700000000000"),
         ]);
 
-        let mut source =
-            SourceInstance::start(&engine, &datagen, name.clone(), limits, &none, &bytes_cfg)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut source = SourceInstance::start(
+            &engine,
+            &datagen,
+            name.clone(),
+            limits,
+            &none,
+            &bytes_cfg,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let sample = poll_batch(&mut source, batch)?;
         let t = Instant::now();
         for _ in 0..calls {
@@ -84,6 +91,7 @@ fn main() -> Result<()> {
             limits,
             &none,
             &Vec::new(),
+            None,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
@@ -92,9 +100,16 @@ fn main() -> Result<()> {
         }
         let passthrough_ns = per_record(t, calls, batch);
 
-        let mut part =
-            PartitionerInstance::start(&engine, &keyhash, name.clone(), limits, &none, &Vec::new())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut part = PartitionerInstance::start(
+            &engine,
+            &keyhash,
+            name.clone(),
+            limits,
+            &none,
+            &Vec::new(),
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for _ in 0..calls {
             part.partition("bench", 12, &sample)
@@ -102,9 +117,16 @@ fn main() -> Result<()> {
         }
         let keyhash_ns = per_record(t, calls, batch);
 
-        let mut json_source =
-            SourceInstance::start(&engine, &datagen, name.clone(), limits, &none, &json_cfg)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut json_source = SourceInstance::start(
+            &engine,
+            &datagen,
+            name.clone(),
+            limits,
+            &none,
+            &json_cfg,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let json_sample = poll_batch(&mut json_source, batch)?;
         let filter_cfg = settings(&[("field", "kind"), ("values", "buy")]);
         let mut filter = TransformInstance::start(
@@ -114,6 +136,7 @@ fn main() -> Result<()> {
             limits,
             &none,
             &filter_cfg,
+            None,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
@@ -171,7 +194,7 @@ fn main() -> Result<()> {
 
 fn poll_batch(source: &mut SourceInstance, batch: u32) -> Result<Vec<u8>> {
     match source.poll(batch).map_err(|e| anyhow::anyhow!("{e}"))? {
-        PollResult::Records(b) => Ok(b),
+        PollResult::Records(p) => Ok(p.records),
         _ => bail!("datagen did not return records"),
     }
 }

@@ -31,7 +31,11 @@ pub struct BadOutput {
 impl SourceGlue for BadOutput {
     const NEW: Self = BadOutput { batch: None };
 
-    fn init(&mut self, config: Vec<(String, String)>) -> Result<(), String> {
+    fn init(
+        &mut self,
+        config: Vec<(String, String)>,
+        _resume_from: Option<Vec<u8>>,
+    ) -> Result<(), String> {
         let mode = config
             .iter()
             .find(|(k, _)| k == "mode")
@@ -43,7 +47,7 @@ impl SourceGlue for BadOutput {
 
     fn poll(&mut self, _max_records: u32) -> Result<PollOutcome, String> {
         let batch = self.batch.ok_or("poll called before init")?;
-        Ok(PollOutcome::Records(batch.to_vec()))
+        Ok(PollOutcome::Records(batch.to_vec(), None))
     }
 }
 

@@ -2,21 +2,25 @@
 //! until the sources finish or a signal arrives, flush, and summarise.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
 use crate::engine::{self, EpochTicker};
-use crate::pipeline::quota::RateLimit;
-use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop};
+use crate::pipeline::Stop;
 use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
-use crate::producer::dead_letter::{DeadLetterQueue, DeadLetterTarget};
+use crate::producer::dead_letter::DeadLetterQueue;
 use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::topics::{self, TopicSpec};
-use crate::producer::{Admission, InFlight, RecordSink, SharedProducer, settings};
+use crate::producer::{Admission, SharedProducer, settings};
+use crate::reload::{Controls, Reloader, reload_on_sighup};
 use crate::stats::{StatsRegistry, Summary};
+
+mod pipelines;
+
+pub use pipelines::{Running, Shared};
 
 /// Runs a configuration until its sources finish or SIGINT/SIGTERM arrives,
 /// and returns its summary.
@@ -27,6 +31,16 @@ pub fn run(config: &Config) -> Result<Summary> {
 /// Runs a configuration until its sources finish or `stop` is raised (by
 /// the caller, or by SIGINT/SIGTERM if `on_signals`), and returns its summary.
 pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<Summary> {
+    run_with(config, stop, Arc::new(Controls::default()), on_signals)
+}
+
+/// As [`run_until`], with `controls` to ask for reloads from outside.
+pub fn run_with(
+    config: &Config,
+    stop: Arc<Stop>,
+    controls: Arc<Controls>,
+    on_signals: bool,
+) -> Result<Summary> {
     let started = Instant::now();
     let signals = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -79,149 +93,52 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     }
 
     let dead_letters = DeadLetterQueue::start(producer.clone())?;
-    let admission = Arc::new(Admission::new(
-        config.kafka.max_in_flight_records,
-        config.kafka.max_in_flight_bytes.0,
-    ));
-    let mut stats = StatsRegistry::default();
-    // One bucket per tenant, shared by all its sources.
-    let tenant_quotas: HashMap<String, Arc<RateLimit>> = config
-        .tenants
-        .iter()
-        .filter_map(|t| RateLimit::new(&t.quota).map(|q| (t.name.get_ref().clone(), Arc::new(q))))
-        .collect();
-    let mut workers = Vec::new();
+    let shared = Shared {
+        engine: engine.clone(),
+        bootstrap: bootstrap.clone(),
+        producer: producer.clone(),
+        admission: Arc::new(Admission::new(
+            config.kafka.max_in_flight_records,
+            config.kafka.max_in_flight_bytes.0,
+        )),
+        dead_letters: dead_letters.sender(),
+        stats: Mutex::new(StatsRegistry::default()),
+        partition_counts: Mutex::new(partition_counts),
+        tenant_quotas: Mutex::new(HashMap::new()),
+    };
+    let mut running = BTreeMap::new();
     for s in &config.sources {
-        let spec = |name: &str,
-                    limits,
-                    settings: &crate::config::PluginSettings,
-                    capabilities: &crate::config::Capabilities,
-                    stats: &mut StatsRegistry| {
-            let plugin: Arc<LoadedPlugin> = plugins[name].clone();
-            PluginSpec {
-                name: Arc::from(name),
-                stats: stats.register(name, plugin.world, &plugin.hash),
-                plugin,
-                limits,
-                settings: settings.0.clone(),
-                capabilities: capabilities.clone(),
-            }
-        };
-        let source = spec(
-            s.name.get_ref(),
-            s.limits,
-            &s.config,
-            &s.capabilities,
-            &mut stats,
-        );
-        let mut topics = HashMap::from([(
-            s.topic.get_ref().clone(),
-            partition_counts[s.topic.get_ref()],
-        )]);
-        let transforms = s
-            .transforms
-            .get_ref()
-            .iter()
-            .filter_map(|t| config.transform(t))
-            .map(|t| {
-                for extra in &t.topics {
-                    topics.insert(extra.clone(), partition_counts[extra]);
-                }
-                spec(
-                    t.name.get_ref(),
-                    t.limits,
-                    &t.config,
-                    &t.capabilities,
-                    &mut stats,
-                )
-            })
-            .collect();
-        let partitioner = s
-            .partitioner
-            .as_ref()
-            .and_then(|p| config.partitioner(p.get_ref()))
-            .map(|p| {
-                spec(
-                    p.name.get_ref(),
-                    p.limits,
-                    &p.config,
-                    &p.capabilities,
-                    &mut stats,
-                )
-            });
-        let mut sink = RecordSink::new(
-            source.stats.clone(),
-            InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
-        );
-        if let Some(topic) = config
-            .tenant_of(s)
-            .and_then(|t| t.dead_letter_topic.clone())
-        {
-            // Dead letters have their own in-flight count, so that a source
-            // whose records all fail cannot block on its own dead letters.
-            let mut carrier = RecordSink::new(
-                source.stats.clone(),
-                InFlight::new(s.max_in_flight_records, s.max_in_flight_bytes.0),
-            );
-            carrier.carries_dead_letters = true;
-            sink.dead_letter = Some(DeadLetterTarget {
-                topic,
-                plugin: source.name.clone(),
-                sink: Arc::new(carrier),
-                queue: dead_letters.sender(),
-            });
-        }
-        sink.admission = Some(admission.clone());
-        let sink = Arc::new(sink);
-        let pipeline = Pipeline::new(
-            PipelineSpec {
-                source,
-                transforms,
-                partitioner,
-                topic: s.topic.get_ref().clone(),
-                topics,
-                batch_size: s.batch_size,
-                max_record_bytes: s.max_record_bytes.0,
-                quotas: RateLimit::new(&s.quota)
-                    .map(Arc::new)
-                    .into_iter()
-                    .chain(
-                        config
-                            .tenant_of(s)
-                            .and_then(|t| tenant_quotas.get(t.name.get_ref()).cloned()),
-                    )
-                    .collect(),
-                sink,
-                ticket: admission.ticket(s.weight),
-            },
-            PipelineEnv {
-                engine: engine.clone(),
-                producer: producer.clone(),
-                stop: stop.clone(),
-                backoff: Backoff {
-                    initial: Duration::from_millis(config.runtime.restart_backoff_ms),
-                    max: Duration::from_millis(config.runtime.restart_backoff_max_ms),
-                    max_restarts: config.runtime.max_restarts,
-                    window: Duration::from_millis(config.runtime.restart_window_ms),
-                },
-                idle: Duration::from_millis(config.runtime.idle_backoff_ms),
-            },
-        );
-        let handle = std::thread::Builder::new()
-            .name(format!("source-{}", s.name.get_ref()))
-            .spawn(move || pipeline.run())
-            .context("cannot start a pipeline thread")?;
-        workers.push(handle);
+        let pipeline = shared.start(config, &plugins, s, None)?;
+        running.insert(s.name.get_ref().clone(), pipeline);
     }
     eprintln!(
         "streamplug: running {} source(s); Ctrl-C stops",
-        workers.len()
+        running.len()
     );
 
-    for w in workers {
-        if w.join().is_err() {
-            tracing::error!("a pipeline thread panicked");
+    let mut reloader = Reloader::new(config, plugins.clone(), &engine, &controls)?;
+    if on_signals {
+        let trigger = controls.clone();
+        signals.spawn(async move { reload_on_sighup(trigger).await });
+    }
+    // Until every source has finished or a stop is raised: apply reloads.
+    loop {
+        if stop.is_raised() {
+            break;
         }
+        running.retain(|_, p| !p.is_finished());
+        if running.is_empty() {
+            break;
+        }
+        if let Some(requested) = controls.wait_for_reload(&stop, Duration::from_millis(100)) {
+            reloader.reload(&shared, &mut running, &signals, requested);
+        }
+    }
+    for p in running.values() {
+        p.raise_stop();
+    }
+    for (_, p) in std::mem::take(&mut running) {
+        p.join();
     }
     // Every pipeline has handed over its last batch; wait for the reports.
     let deadline = Instant::now()
@@ -235,8 +152,13 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     if left > 0 {
         tracing::error!("{left} records were still undelivered when the flush deadline passed");
     }
+    let Shared { stats, .. } = shared;
+    drop(reloader);
     drop(producer);
-    let summary = stats.summary(embedded.is_some(), started.elapsed().as_secs_f64());
+    let summary = stats
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .summary(embedded.is_some(), started.elapsed().as_secs_f64());
     drop(embedded);
     Ok(summary)
 }
@@ -302,7 +224,7 @@ fn load_plugins(
 
 /// Every topic the run may produce to: sources' own, transforms' routes and
 /// tenants' dead-letter topics.
-fn topic_specs(config: &Config) -> Vec<TopicSpec> {
+pub(crate) fn topic_specs(config: &Config) -> Vec<TopicSpec> {
     let mut specs: BTreeMap<String, TopicSpec> = BTreeMap::new();
     for s in &config.sources {
         specs
