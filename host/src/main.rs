@@ -28,6 +28,19 @@ enum Command {
         /// Also write the per-plugin counters as JSON to this file at exit.
         #[arg(long, value_name = "PATH")]
         summary_json: Option<PathBuf>,
+        /// Write the process id here while running (for `streamplug reload`).
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<PathBuf>,
+    },
+    /// Ask a running streamplug to reload its config and plugin files now
+    /// (the same as SIGHUP; file changes are also picked up by themselves).
+    Reload {
+        /// The `--pid-file` of the running `streamplug run`.
+        #[arg(long, value_name = "PATH", conflicts_with = "pid")]
+        pid_file: Option<PathBuf>,
+        /// The process id of the running `streamplug run`.
+        #[arg(required_unless_present = "pid_file")]
+        pid: Option<u32>,
     },
     /// Check a plugin: which world it implements, or exactly why it is not valid.
     Check {
@@ -51,7 +64,9 @@ fn main() -> ExitCode {
         Command::Run {
             config,
             summary_json,
-        } => run(&config, summary_json),
+            pid_file,
+        } => run(&config, summary_json, pid_file),
+        Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
     };
     match result {
@@ -63,14 +78,42 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &Path, summary_json: Option<PathBuf>) -> Result<()> {
+fn run(path: &Path, summary_json: Option<PathBuf>, pid_file: Option<PathBuf>) -> Result<()> {
     let config = Config::load(path)?;
-    let summary = runtime::run(&config)?;
+    if let Some(f) = &pid_file {
+        std::fs::write(f, std::process::id().to_string())
+            .with_context(|| format!("cannot write the pid file {}", f.display()))?;
+    }
+    let summary = runtime::run(&config);
+    if let Some(f) = &pid_file {
+        let _ = std::fs::remove_file(f);
+    }
+    let summary = summary?;
     print!("{}", summary.render());
     if let Some(out) = summary_json {
         let json = serde_json::to_string_pretty(&summary).context("cannot encode the summary")?;
         std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
     }
+    Ok(())
+}
+
+fn reload(pid_file: Option<PathBuf>, pid: Option<u32>) -> Result<()> {
+    let pid = match (pid, pid_file) {
+        (Some(pid), _) => pid,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .with_context(|| format!("cannot read the pid file {}", f.display()))?
+            .trim()
+            .parse()
+            .with_context(|| format!("{} does not hold a process id", f.display()))?,
+        (None, None) => anyhow::bail!("give the pid or --pid-file of the running streamplug"),
+    };
+    let pid = libc::pid_t::try_from(pid).context("process id out of range")?;
+    // SAFETY: kill(2) with a valid signal number has no memory effects.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        let e = std::io::Error::last_os_error();
+        anyhow::bail!("cannot signal process {pid}: {e}");
+    }
+    println!("asked streamplug (pid {pid}) to reload");
     Ok(())
 }
 

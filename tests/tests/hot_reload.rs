@@ -298,3 +298,66 @@ fn config_reload_adds_removes_and_requotas_without_touching_the_rest() {
         "the new quota did not apply: {throttled}"
     );
 }
+
+/// With file watching off, `streamplug reload` applies a config change: the
+/// source's new settings take over from its checkpoint, so its sequence
+/// goes on without a gap or a repeat.
+#[test]
+fn cli_reload_swaps_a_source_which_resumes_from_its_checkpoint() {
+    let dir = Scratch::new("source-swap");
+    let topic = unique_topic("source-swap");
+    let config = |value_size: u32| {
+        format!(
+            "[kafka]\nbrokers = \"{}\"\n[runtime]\nwatch = false\n\
+             [[source]]\nname = \"gen\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nbatch_size = 100\n\
+             [source.config]\nrate = 5000\ntimestamp = \"none\"\nvalue_size = {value_size}\n",
+            brokers(),
+            artifacts::DATAGEN
+        )
+    };
+    let path = dir.write("config.toml", &config(100));
+    let summary = dir.path().join("summary.json");
+    let pid_file = dir.path().join("streamplug.pid");
+    let err = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut child = streamplug_tests::streamplug()
+        .arg("run")
+        .arg(&path)
+        .arg("--summary-json")
+        .arg(&summary)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    wait_for_log(dir.path(), "running 1 source(s)");
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(&path, config(40)).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(!log.contains("config reloaded"), "watch = false, yet:\n{log}");
+    let out = streamplug_tests::streamplug()
+        .arg("reload")
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for_log(dir.path(), "swapped:");
+    std::thread::sleep(Duration::from_secs(2));
+    sigterm(&child);
+    assert!(wait_with_limit(&mut child, Duration::from_secs(60)).success());
+    assert!(!pid_file.exists(), "the pid file is removed at exit");
+    let s = read_summary(&summary);
+    assert_eq!(s["plugins"]["gen"]["swaps"].as_array().map(Vec::len), Some(1), "{s}");
+
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
+    assert_eq!(records.len() as u64, counter(&s, "gen", "delivered"));
+    assert_in_order_exactly_once(&records);
+    let sizes: Vec<usize> = records
+        .iter()
+        .map(|r| r.value.as_ref().map_or(0, Vec::len))
+        .collect();
+    let switch = sizes.iter().position(|n| *n == 40).expect("records after the swap");
+    assert!(switch > 0 && sizes[..switch].iter().all(|n| *n == 100), "{sizes:?}");
+    assert!(sizes[switch..].iter().all(|n| *n == 40));
+}
