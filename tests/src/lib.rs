@@ -341,6 +341,28 @@ pub mod datagen {
     }
 }
 
+/// The mark in the `mark` test plugins as built.
+pub const MARK_V1: &[u8] = b"STREAMPLUG-MARK:v1______________";
+
+/// A `mark` test plugin (`plugin` is its file) with its mark rewritten. The
+/// new mark has the same length, so the component stays valid: only the
+/// string in its data changes, and with it the file's hash.
+pub fn mark_version(plugin: &str, mark: &str) -> Vec<u8> {
+    let original = std::fs::read(plugin).expect("mark plugin");
+    let mut new_mark = format!("STREAMPLUG-MARK:{mark}").into_bytes();
+    new_mark.resize(MARK_V1.len(), b'_');
+    let at: Vec<usize> = original
+        .windows(MARK_V1.len())
+        .enumerate()
+        .filter(|(_, w)| *w == MARK_V1)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "the mark must be in the plugin exactly once");
+    let mut bytes = original;
+    bytes[at[0]..at[0] + MARK_V1.len()].copy_from_slice(&new_mark);
+    bytes
+}
+
 /// sha256 of `bytes` in hex, as the summary names plugin versions.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

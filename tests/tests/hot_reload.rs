@@ -9,24 +9,8 @@ use streamplug_tests::{
     unique_topic, wait_with_limit,
 };
 
-const MARK_V1: &[u8] = b"STREAMPLUG-MARK:v1______________";
-
-/// The `mark` test plugin with its mark rewritten (same length: the
-/// component stays valid, only the string in its data changes).
 fn mark_version(mark: &str) -> Vec<u8> {
-    let original = std::fs::read(artifacts::TEST_MARK).expect("mark plugin");
-    let mut new_mark = format!("STREAMPLUG-MARK:{mark}").into_bytes();
-    new_mark.resize(MARK_V1.len(), b'_');
-    let at: Vec<usize> = original
-        .windows(MARK_V1.len())
-        .enumerate()
-        .filter(|(_, w)| *w == MARK_V1)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(at.len(), 1, "the mark must be in the plugin exactly once");
-    let mut bytes = original;
-    bytes[at[0]..at[0] + MARK_V1.len()].copy_from_slice(&new_mark);
-    bytes
+    streamplug_tests::mark_version(artifacts::TEST_MARK, mark)
 }
 
 /// Ways a deploy writes a file; each must end in exactly one swap.
@@ -334,21 +318,32 @@ fn cli_reload_swaps_a_source_which_resumes_from_its_checkpoint() {
     std::fs::write(&path, config(40)).unwrap();
     std::thread::sleep(Duration::from_secs(1));
     let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
-    assert!(!log.contains("config reloaded"), "watch = false, yet:\n{log}");
+    assert!(
+        !log.contains("config reloaded"),
+        "watch = false, yet:\n{log}"
+    );
     let out = streamplug_tests::streamplug()
         .arg("reload")
         .arg("--pid-file")
         .arg(&pid_file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_for_log(dir.path(), "swapped:");
     std::thread::sleep(Duration::from_secs(2));
     sigterm(&child);
     assert!(wait_with_limit(&mut child, Duration::from_secs(60)).success());
     assert!(!pid_file.exists(), "the pid file is removed at exit");
     let s = read_summary(&summary);
-    assert_eq!(s["plugins"]["gen"]["swaps"].as_array().map(Vec::len), Some(1), "{s}");
+    assert_eq!(
+        s["plugins"]["gen"]["swaps"].as_array().map(Vec::len),
+        Some(1),
+        "{s}"
+    );
 
     let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
     assert_eq!(records.len() as u64, counter(&s, "gen", "delivered"));
@@ -357,7 +352,13 @@ fn cli_reload_swaps_a_source_which_resumes_from_its_checkpoint() {
         .iter()
         .map(|r| r.value.as_ref().map_or(0, Vec::len))
         .collect();
-    let switch = sizes.iter().position(|n| *n == 40).expect("records after the swap");
-    assert!(switch > 0 && sizes[..switch].iter().all(|n| *n == 100), "{sizes:?}");
+    let switch = sizes
+        .iter()
+        .position(|n| *n == 40)
+        .expect("records after the swap");
+    assert!(
+        switch > 0 && sizes[..switch].iter().all(|n| *n == 100),
+        "{sizes:?}"
+    );
     assert!(sizes[switch..].iter().all(|n| *n == 40));
 }
