@@ -206,7 +206,7 @@ fn broken_wrong_world_and_trapping_versions_are_refused_and_the_old_one_runs_on(
 #[test]
 fn config_reload_adds_removes_and_requotas_without_touching_the_rest() {
     let dir = Scratch::new("config-reload");
-    let t: Vec<String> = ["steady", "leaving", "throttled", "joining"]
+    let t: Vec<String> = ["steady", "leaving", "throttled", "joining", "reshaped"]
         .iter()
         .map(|n| unique_topic(&format!("reload-{n}")))
         .collect();
@@ -219,21 +219,25 @@ fn config_reload_adds_removes_and_requotas_without_touching_the_rest() {
     };
     let head = format!("[kafka]\nbrokers = \"{}\"\n", brokers());
     let before = format!(
-        "{head}{}{}{}",
+        "{head}{}{}{}{}",
         source("steady", &t[0], ""),
         source("leaving", &t[1], ""),
         source("throttled", &t[2], "quota = { records_per_second = 200 }"),
+        source("reshaped", &t[4], "max_in_flight_records = 5000"),
     );
+    // `reshaped` gets a new in-flight cap: its pipeline is rebuilt and
+    // resumes from its checkpoint.
     let after = format!(
-        "{head}{}{}{}",
+        "{head}{}{}{}{}",
         source("steady", &t[0], ""),
         source("throttled", &t[2], "quota = { records_per_second = 50000 }"),
         source("joining", &t[3], ""),
+        source("reshaped", &t[4], "max_in_flight_records = 4000"),
     );
     let path = dir.write("config.toml", &before);
     let summary = dir.path().join("summary.json");
     let mut child = spawn_run(&path, &summary, dir.path());
-    wait_for_log(dir.path(), "running 3 source(s)");
+    wait_for_log(dir.path(), "running 4 source(s)");
     std::thread::sleep(Duration::from_secs(2));
     // An invalid config changes nothing.
     std::fs::write(
@@ -254,7 +258,7 @@ fn config_reload_adds_removes_and_requotas_without_touching_the_rest() {
     let refused = s["config_reloads_refused"].to_string();
     assert!(refused.contains("batch_sise"), "{refused}");
     assert!(
-        stderr.contains("config reloaded: 1 added, 1 removed, 0 restarted, 0 plugin(s) re-set, 1 quota(s) changed"),
+        stderr.contains("config reloaded: 1 added, 1 removed, 1 restarted, 0 plugin(s) re-set, 1 quota(s) changed"),
         "{stderr}"
     );
     for (name, topic) in [
@@ -262,6 +266,7 @@ fn config_reload_adds_removes_and_requotas_without_touching_the_rest() {
         ("leaving", &t[1]),
         ("throttled", &t[2]),
         ("joining", &t[3]),
+        ("reshaped", &t[4]),
     ] {
         let delivered = counter(&s, name, "delivered");
         assert!(delivered > 0, "{name} delivered nothing: {s}");
