@@ -27,6 +27,10 @@ pub struct Config {
     pub partitioners: Vec<PartitionerConfig>,
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
+    /// Durable source checkpoints; without this table a source's position
+    /// lives only as long as the process.
+    #[serde(default)]
+    pub checkpoints: Option<CheckpointConfig>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -83,6 +87,60 @@ impl Default for KafkaConfig {
             properties: BTreeMap::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    pub store: StoreKind,
+    /// The compacted topic of the `kafka` store.
+    pub topic: String,
+    /// The directory of the `file` store.
+    pub dir: Option<PathBuf>,
+    /// How often acknowledged checkpoints are committed.
+    pub interval_ms: u64,
+    /// When the store does not exist yet.
+    pub missing: Missing,
+    /// When a stored checkpoint is damaged.
+    pub corrupt: Corrupt,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Kafka,
+            topic: "streamplug-checkpoints".into(),
+            dir: None,
+            interval_ms: 200,
+            missing: Missing::Create,
+            corrupt: Corrupt::Fail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    Kafka,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// Create it: the first run of a config.
+    Create,
+    /// Refuse to start.
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Corrupt {
+    /// Refuse to start, naming the damage.
+    Fail,
+    /// Start every source from the beginning.
+    StartOver,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,6 +2,7 @@
 //! partitioners) and produces what they make to Kafka through one shared,
 //! batched, idempotent producer.
 //!
+//! - [`checkpoint`]: durable source positions, committed on Kafka's acknowledgements.
 //! - [`config`]: the TOML file.
 //! - [`plugin`]: loading, caching, sandboxing plugins.
 //! - [`pipeline`]: moving batches from sources to the producer.
@@ -9,6 +10,7 @@
 //! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
 
+pub mod checkpoint;
 pub mod config;
 pub mod engine;
 pub mod pipeline;

@@ -20,7 +20,7 @@ use crate::plugin::bindings::{PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
-use crate::producer::{RecordSink, SharedProducer};
+use crate::producer::{BatchToken, RecordSink, SharedProducer};
 use crate::stats::PluginStats;
 
 pub struct PipelineSpec {
@@ -156,6 +156,9 @@ impl Pipeline {
                             // plugin returning malformed batches backs off.
                             self.source.healthy();
                             PluginStats::add(&stats.records_in, u64::from(n));
+                            // The batch's checkpoint becomes committable once
+                            // Kafka has acknowledged all its records.
+                            let token = BatchToken::open(&self.sink, checkpoint.clone());
                             if let Transformed::Batch(out, n, bytes) =
                                 self.transform(batch, n, bytes)
                             {
@@ -163,8 +166,9 @@ impl Pipeline {
                                     // Stopped while throttled: hand over anyway.
                                     quota.admit(u64::from(n), bytes, &self.env.stop);
                                 }
-                                self.produce(&out);
+                                self.produce(&out, &token);
                             }
+                            token.seal();
                             // Handed over (or counted as failed): a new
                             // instance continues after these records.
                             if let Some(c) = checkpoint {
@@ -281,7 +285,7 @@ impl Pipeline {
     }
 
     /// Hands a (valid) batch to the producer, record by record.
-    fn produce(&mut self, batch: &Vec<u8>) {
+    fn produce(&mut self, batch: &Vec<u8>, token: &Arc<BatchToken>) {
         let partitions = match self.partition(batch) {
             Ok(p) => p,
             Err(cause) => {
@@ -361,11 +365,7 @@ impl Pipeline {
             // Spent whether the producer takes the record or refuses it (a
             // refusal gives the room back).
             self.credit = self.credit.saturating_sub(1);
-            match self
-                .env
-                .producer
-                .send(&self.sink, topic, &record, partition)
-            {
+            match self.env.producer.send(token, topic, &record, partition) {
                 Ok(()) => produced += 1,
                 Err(refused) => sink.reject(
                     Failed {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use streamplug_codec::{BatchReader, BatchWriter};
 
-use super::shared::{RecordSink, SharedProducer};
+use super::shared::{BatchToken, RecordSink, SharedProducer};
 use crate::stats::PluginStats;
 
 /// Header names on dead letters.
@@ -156,9 +156,12 @@ fn produce(producer: &SharedProducer, letter: &DeadLetter) {
         .and_then(|mut r| r.next())
         .and_then(Result::ok);
     let outcome = match record {
-        Some(record) => producer
-            .send(&letter.sink, &letter.topic, &record, None)
-            .map_err(|r| r.cause),
+        Some(record) => {
+            let token = BatchToken::untracked(&letter.sink);
+            let sent = producer.send(&token, &letter.topic, &record, None);
+            token.seal();
+            sent.map_err(|r| r.cause)
+        }
         None => Err("internal error: unreadable dead letter".to_string()),
     };
     if let Err(cause) = outcome {

@@ -11,4 +11,4 @@ pub mod topics;
 
 pub use admission::Admission;
 pub use inflight::InFlight;
-pub use shared::{RecordSink, SharedProducer};
+pub use shared::{BatchToken, RecordSink, SharedProducer};

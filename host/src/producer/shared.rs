@@ -2,6 +2,7 @@
 //! report back to the source that made the record.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,6 +16,7 @@ use streamplug_codec::RecordRef;
 use super::admission::Admission;
 use super::dead_letter::{DeadLetterTarget, Failed};
 use super::inflight::InFlight;
+use crate::checkpoint::CheckpointTracker;
 use crate::stats::PluginStats;
 
 /// Where delivery reports of one source's records go.
@@ -30,6 +32,53 @@ pub struct RecordSink {
     /// This sink carries dead letters: outcomes count as dead-lettered, and
     /// a refused dead letter is not dead-lettered again.
     pub carries_dead_letters: bool,
+    /// Which of the source's checkpoints Kafka has acknowledged.
+    pub checkpoints: Arc<CheckpointTracker>,
+}
+
+/// What a record's delivery report updates besides its source's counters:
+/// the batch it was handed over in, whose checkpoint becomes committable
+/// once every record of it (and of every batch before) has its report.
+/// One per batch, shared by its records, so tracking costs no allocation
+/// per record.
+pub struct BatchToken {
+    pub sink: Arc<RecordSink>,
+    /// Records without a report yet, plus one until the batch is sealed.
+    pending: AtomicU64,
+    seq: Option<u64>,
+}
+
+impl BatchToken {
+    /// A batch whose records bring the source to `checkpoint`.
+    pub fn open(sink: &Arc<RecordSink>, checkpoint: Option<Vec<u8>>) -> Arc<Self> {
+        Arc::new(Self {
+            sink: sink.clone(),
+            pending: AtomicU64::new(1),
+            seq: Some(sink.checkpoints.open(checkpoint)),
+        })
+    }
+
+    /// Records outside any source's sequence (dead letters).
+    pub fn untracked(sink: &Arc<RecordSink>) -> Arc<Self> {
+        Arc::new(Self {
+            sink: sink.clone(),
+            pending: AtomicU64::new(1),
+            seq: None,
+        })
+    }
+
+    /// Every record of the batch has been handed over (or refused).
+    pub fn seal(&self) {
+        self.record_done();
+    }
+
+    fn record_done(&self) {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(seq) = self.seq
+        {
+            self.sink.checkpoints.done(seq);
+        }
+    }
 }
 
 impl RecordSink {
@@ -40,6 +89,7 @@ impl RecordSink {
             admission: None,
             dead_letter: None,
             carries_dead_letters: false,
+            checkpoints: Arc::default(),
         }
     }
 
@@ -69,9 +119,10 @@ impl ClientContext for DeliveryRouter {
 }
 
 impl ProducerContext for DeliveryRouter {
-    type DeliveryOpaque = Arc<RecordSink>;
+    type DeliveryOpaque = Arc<BatchToken>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, sink: Arc<RecordSink>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, token: Arc<BatchToken>) {
+        let sink = &token.sink;
         // Runs on librdkafka's polling thread: counters only, no blocking.
         let (message, error) = match result {
             Ok(m) => (m, None),
@@ -110,6 +161,7 @@ impl ProducerContext for DeliveryRouter {
                 );
             }
         }
+        token.record_done();
     }
 }
 
@@ -161,14 +213,16 @@ impl SharedProducer {
     /// credit for the record: it is returned on refusal or delivery.
     pub fn send(
         &self,
-        sink: &Arc<RecordSink>,
+        token: &Arc<BatchToken>,
         topic: &str,
         record: &RecordRef<'_>,
         partition: Option<i32>,
     ) -> Result<(), Refused> {
+        let sink = &token.sink;
         let bytes = record.payload_len() as u64;
-        let mut base: BaseRecord<'_, [u8], [u8], Arc<RecordSink>> =
-            BaseRecord::with_opaque_to(topic, sink.clone());
+        token.pending.fetch_add(1, Ordering::AcqRel);
+        let mut base: BaseRecord<'_, [u8], [u8], Arc<BatchToken>> =
+            BaseRecord::with_opaque_to(topic, token.clone());
         if let Some(k) = record.key {
             base = base.key(k);
         }
@@ -218,6 +272,7 @@ impl SharedProducer {
                     if let Some(gate) = &sink.admission {
                         gate.release(1, bytes);
                     }
+                    token.record_done();
                     return Err(Refused {
                         too_large: is_too_large(&e),
                         cause: format!("refused by the producer for topic `{topic}`: {e}"),

@@ -281,6 +281,9 @@ impl Reloader {
         for name in &plan.remove {
             if let Some(p) = running.remove(name) {
                 p.drain(drain_by());
+                if let Some(c) = &shared.committer {
+                    c.finish(name);
+                }
                 tracing::info!(
                     plugin = name.as_str(),
                     "source removed; its records were flushed"
@@ -291,6 +294,9 @@ impl Reloader {
         for name in &plan.restart {
             if let Some(p) = running.remove(name) {
                 checkpoints.insert(name.clone(), p.drain(drain_by()));
+                if let Some(c) = &shared.committer {
+                    c.finish(name);
+                }
             }
         }
         for name in plan.add.iter().chain(&plan.restart) {

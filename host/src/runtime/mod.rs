@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::config::Config;
+use crate::checkpoint::{self, Committer};
+use crate::config::{Config, Corrupt};
 use crate::engine::{self, EpochTicker};
 use crate::pipeline::Stop;
 use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
@@ -92,6 +93,37 @@ pub fn run_with(
         });
     }
 
+    // Where sources resume from: their last checkpoint that Kafka
+    // acknowledged, if checkpoints are kept.
+    let (committer, committed) = match &config.checkpoints {
+        None => (None, HashMap::new()),
+        Some(c) => {
+            let store = checkpoint::open_store(c, &client_config, &signals)?;
+            let committed = match (store.load_all(), c.corrupt) {
+                (Ok(all), _) => all,
+                (Err(e), Corrupt::Fail) => {
+                    return Err(e.context(format!(
+                        "cannot read the checkpoints in the {} (set checkpoints.corrupt = \"start_over\" to start every source from the beginning)",
+                        store.describe()
+                    )));
+                }
+                (Err(e), Corrupt::StartOver) => {
+                    tracing::warn!(
+                        "cannot read the checkpoints in the {}: {e:#}; every source starts from the beginning (checkpoints.corrupt = \"start_over\")",
+                        store.describe()
+                    );
+                    HashMap::new()
+                }
+            };
+            tracing::info!(
+                "{} source checkpoint(s) found in the {}",
+                committed.len(),
+                store.describe()
+            );
+            let interval = Duration::from_millis(c.interval_ms.max(1));
+            (Some(Committer::start(store, interval)?), committed)
+        }
+    };
     let dead_letters = DeadLetterQueue::start(producer.clone())?;
     let shared = Shared {
         engine: engine.clone(),
@@ -105,10 +137,18 @@ pub fn run_with(
         stats: Mutex::new(StatsRegistry::default()),
         partition_counts: Mutex::new(partition_counts),
         tenant_quotas: Mutex::new(HashMap::new()),
+        committer,
     };
     let mut running = BTreeMap::new();
     for s in &config.sources {
-        let pipeline = shared.start(config, &plugins, s, None)?;
+        let resume = committed.get(s.name.get_ref()).cloned();
+        if resume.is_some() {
+            tracing::info!(
+                plugin = s.name.get_ref().as_str(),
+                "resuming from its last committed checkpoint"
+            );
+        }
+        let pipeline = shared.start(config, &plugins, s, resume)?;
         running.insert(s.name.get_ref().clone(), pipeline);
     }
     eprintln!(
@@ -152,7 +192,13 @@ pub fn run_with(
     if left > 0 {
         tracing::error!("{left} records were still undelivered when the flush deadline passed");
     }
-    let Shared { stats, .. } = shared;
+    let Shared {
+        stats, committer, ..
+    } = shared;
+    // Every report is in: the final checkpoints are the last batches'.
+    if let Some(c) = committer {
+        c.stop();
+    }
     drop(reloader);
     drop(producer);
     let summary = stats

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wasmtime::Engine;
 
+use crate::checkpoint::Committer;
 use crate::config::{Config, SourceConfig};
 use crate::pipeline::quota::QuotaSlot;
 use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop, SwapQueue};
@@ -31,6 +32,8 @@ pub struct Shared {
     pub partition_counts: Mutex<HashMap<String, u32>>,
     /// One quota per tenant, shared by all its sources.
     pub tenant_quotas: Mutex<HashMap<String, Arc<QuotaSlot>>>,
+    /// Commits acknowledged checkpoints, if `[checkpoints]` is configured.
+    pub committer: Option<Committer>,
 }
 
 /// One source's pipeline, running.
@@ -144,6 +147,9 @@ impl Shared {
         }
         sink.admission = Some(self.admission.clone());
         let sink = Arc::new(sink);
+        if let Some(c) = &self.committer {
+            c.register(s.name.get_ref(), sink.checkpoints.clone());
+        }
         let quota = Arc::new(QuotaSlot::new(&s.quota));
         let mut quotas = vec![quota.clone()];
         if let Some(t) = config.tenant_of(s) {

@@ -1,0 +1,115 @@
+//! Where checkpoints are committed: periodically, for each source whose
+//! acknowledged checkpoint moved, and once more at shutdown or when a
+//! source's pipeline is drained.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{CheckpointStore, CheckpointTracker};
+use crate::pipeline::Stop;
+
+pub struct Committer {
+    shared: Arc<Inner>,
+    stop: Arc<Stop>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    store: Box<dyn CheckpointStore>,
+    /// Each source's tracker and the version last committed.
+    sources: Mutex<HashMap<String, (Arc<CheckpointTracker>, u64)>>,
+}
+
+impl Inner {
+    fn commit(&self, name: &str) {
+        let tracker = {
+            let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+            match sources.get(name) {
+                Some((t, done)) if t.acked().1 > *done => t.clone(),
+                _ => return,
+            }
+        };
+        let (checkpoint, version) = tracker.acked();
+        let Some(checkpoint) = checkpoint else { return };
+        match self.store.commit(name, &checkpoint) {
+            Ok(()) => {
+                let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = sources.get_mut(name) {
+                    entry.1 = entry.1.max(version);
+                }
+            }
+            // Retried at the next interval; the source resumes from an
+            // older checkpoint if it never succeeds (duplicates, no loss).
+            Err(e) => tracing::warn!(
+                plugin = name,
+                "cannot commit a checkpoint to the {}: {e:#}",
+                self.store.describe()
+            ),
+        }
+    }
+
+    fn commit_all(&self) {
+        let names: Vec<String> = self
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for n in names {
+            self.commit(&n);
+        }
+    }
+}
+
+impl Committer {
+    pub fn start(store: Box<dyn CheckpointStore>, interval: Duration) -> anyhow::Result<Self> {
+        let shared = Arc::new(Inner {
+            store,
+            sources: Mutex::new(HashMap::new()),
+        });
+        let stop = Arc::new(Stop::default());
+        let (s, st) = (shared.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("checkpoints".into())
+            .spawn(move || {
+                while !st.sleep(interval) {
+                    s.commit_all();
+                }
+            })?;
+        Ok(Self {
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn register(&self, source: &str, tracker: Arc<CheckpointTracker>) {
+        self.shared
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(source.to_string(), (tracker, 0));
+    }
+
+    /// Commits `source` now and forgets it (its pipeline was drained).
+    pub fn finish(&self, source: &str) {
+        self.shared.commit(source);
+        self.shared
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(source);
+    }
+
+    /// The final commit of every source, after the last flush.
+    pub fn stop(mut self) {
+        self.stop.raise();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.shared.commit_all();
+    }
+}

@@ -1,0 +1,81 @@
+//! Where a source's committable checkpoint is worked out: the checkpoint of
+//! the last batch such that it and every batch before it have all their
+//! records acknowledged by Kafka (the contiguous acknowledged prefix).
+//! Delivery reports arrive out of order across partitions, so batches are
+//! tracked one by one, not by counting records.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct CheckpointTracker {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_seq: u64,
+    /// Batches handed over and not yet all acknowledged, oldest first:
+    /// (sequence, every record acknowledged, the checkpoint after it).
+    open: VecDeque<(u64, bool, Option<Vec<u8>>)>,
+    /// The newest checkpoint of the acknowledged prefix, and a counter that
+    /// changes whenever it does.
+    acked: Option<Vec<u8>>,
+    version: u64,
+}
+
+impl CheckpointTracker {
+    /// Registers the next batch, with the source's checkpoint after it.
+    pub fn open(&self, checkpoint: Option<Vec<u8>>) -> u64 {
+        let mut i = self.lock();
+        let seq = i.next_seq;
+        i.next_seq += 1;
+        i.open.push_back((seq, false, checkpoint));
+        seq
+    }
+
+    /// Every record of batch `seq` has its delivery report.
+    pub fn done(&self, seq: u64) {
+        let mut i = self.lock();
+        if let Some(entry) = i.open.iter_mut().find(|(s, ..)| *s == seq) {
+            entry.1 = true;
+        }
+        while i.open.front().is_some_and(|(_, done, _)| *done) {
+            if let Some((_, _, Some(c))) = i.open.pop_front() {
+                i.acked = Some(c);
+                i.version += 1;
+            }
+        }
+    }
+
+    /// The committable checkpoint and its version (0: none yet).
+    pub fn acked(&self) -> (Option<Vec<u8>>, u64) {
+        let i = self.lock();
+        (i.acked.clone(), i.version)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_contiguous_acknowledged_prefix_counts() {
+        let t = CheckpointTracker::default();
+        let a = t.open(Some(b"a".to_vec()));
+        let b = t.open(Some(b"b".to_vec()));
+        let c = t.open(None);
+        let d = t.open(Some(b"d".to_vec()));
+        t.done(b);
+        t.done(d);
+        assert_eq!(t.acked(), (None, 0), "batch a is still in flight");
+        t.done(a);
+        assert_eq!(t.acked(), (Some(b"b".to_vec()), 2));
+        t.done(c);
+        assert_eq!(t.acked(), (Some(b"d".to_vec()), 3));
+    }
+}
