@@ -118,6 +118,14 @@ impl PluginStats {
         });
     }
 
+    /// Failed records so far, by cause.
+    pub fn failures(&self) -> BTreeMap<String, u64> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Counts a dead letter that could not be written; logs the first.
     pub fn dead_letter_failure(&self, cause: &str) {
         if self.dead_letter_failed.fetch_add(1, Relaxed) == 0 {

@@ -30,6 +30,12 @@ const SOURCE_GUEST: &str = r#"
                     DRIVER.with_borrow_mut(|d| $crate::__private::SourceGlue::init(d, config, resume_from))
                 }
 
+                fn on_delivery(report: streamplug::plugin::source_types::DeliveryReport) {
+                    DRIVER.with_borrow_mut(|d| {
+                        $crate::__private::SourceGlue::on_delivery(d, report.committed, report.failed)
+                    })
+                }
+
                 fn poll_records(
                     max_records: u32,
                 ) -> ::core::result::Result<streamplug::plugin::source_types::PollResult, ::std::string::String>

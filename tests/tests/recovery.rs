@@ -174,3 +174,46 @@ fn a_missing_store_is_an_error_when_the_config_says_so() {
         "{stderr}"
     );
 }
+
+/// A source is told which checkpoints are committed and how many of its
+/// records failed and why, so that it can acknowledge upstream.
+#[test]
+fn a_source_learns_what_was_committed_and_what_failed() {
+    let dir = Scratch::new("feedback");
+    let topic = unique_topic("feedback");
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[checkpoints]\nstore = \"file\"\ndir = \"{}\"\ninterval_ms = 50\n\
+         [[source]]\nname = \"acker\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nbatch_size = 100\nmax_record_bytes = 1000\n\
+         [source.config]\ncount = 1000\nbig_every = 10\n",
+        brokers(),
+        dir.path().join("checkpoints").display(),
+        artifacts::TEST_ACKER
+    );
+    let path = dir.write("config.toml", &config);
+    let out = run_to_end(&path, &dir.path().join("summary.json"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
+    let report = records
+        .iter()
+        .find(|r| r.header("seq") == Some(b"report".as_slice()))
+        .expect("the source's report record");
+    let text = String::from_utf8_lossy(report.value.as_deref().unwrap_or_default()).into_owned();
+    let causes = text
+        .strip_prefix("committed=1000 failed=100 causes=")
+        .unwrap_or_else(|| panic!("{text}"));
+    // One cause per record size (the seq header's length varies).
+    let mut told = 0;
+    for cause in causes.split(';') {
+        let (what, n) = cause.rsplit_once(':').expect("cause:count");
+        assert!(
+            what.ends_with("bytes is over max_record_bytes (1000)"),
+            "{what}"
+        );
+        told += n.parse::<u64>().expect("count");
+    }
+    assert_eq!(told, 100, "{text}");
+}

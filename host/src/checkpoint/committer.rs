@@ -33,8 +33,9 @@ impl Inner {
         };
         let (checkpoint, version) = tracker.acked();
         let Some(checkpoint) = checkpoint else { return };
-        match self.store.commit(name, &checkpoint) {
+        match self.store.commit(name, &checkpoint.clone()) {
             Ok(()) => {
+                tracker.set_committed(checkpoint, version);
                 let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(entry) = sources.get_mut(name) {
                     entry.1 = entry.1.max(version);
@@ -87,6 +88,7 @@ impl Committer {
     }
 
     pub fn register(&self, source: &str, tracker: Arc<CheckpointTracker>) {
+        tracker.set_durable();
         self.shared
             .sources
             .lock()

@@ -22,6 +22,11 @@ struct Inner {
     /// changes whenever it does.
     acked: Option<Vec<u8>>,
     version: u64,
+    /// Checkpoints are stored durably (`[checkpoints]`): the source is told
+    /// of those stored, not merely acknowledged.
+    durable: bool,
+    committed: Option<Vec<u8>>,
+    committed_version: u64,
 }
 
 impl CheckpointTracker {
@@ -52,6 +57,31 @@ impl CheckpointTracker {
     pub fn acked(&self) -> (Option<Vec<u8>>, u64) {
         let i = self.lock();
         (i.acked.clone(), i.version)
+    }
+
+    /// From now on only stored checkpoints count as committed.
+    pub fn set_durable(&self) {
+        self.lock().durable = true;
+    }
+
+    /// `checkpoint` (of `version`) is stored.
+    pub fn set_committed(&self, checkpoint: Vec<u8>, version: u64) {
+        let mut i = self.lock();
+        if version > i.committed_version {
+            i.committed = Some(checkpoint);
+            i.committed_version = version;
+        }
+    }
+
+    /// What the source is told is committed, and its version: the stored
+    /// checkpoint with a store, the acknowledged one without.
+    pub fn committed(&self) -> (Option<Vec<u8>>, u64) {
+        let i = self.lock();
+        if i.durable {
+            (i.committed.clone(), i.committed_version)
+        } else {
+            (i.acked.clone(), i.version)
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -5,7 +5,7 @@
 // Batches are `Vec<u8>` because the generated bindings take `&Vec<u8>`.
 #![allow(clippy::ptr_arg)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::quota::QuotaSlot;
 use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
 use super::swap::SwapQueue;
-use crate::plugin::bindings::{PollResult, Polled};
+use crate::plugin::bindings::{DeliveryReport, PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
@@ -65,9 +65,18 @@ pub struct Pipeline {
     /// Records this source may still hand over on its last grant.
     credit: u64,
     swaps: Arc<SwapQueue>,
+    /// What the source was last told about its deliveries.
+    reported: Reported,
     env: PipelineEnv,
     /// A transform or partitioner was given up on: the pipeline stops.
     halted: bool,
+}
+
+#[derive(Default)]
+struct Reported {
+    committed_version: u64,
+    failed: u64,
+    failures: BTreeMap<String, u64>,
 }
 
 /// What became of a batch on its way through the transforms.
@@ -98,6 +107,7 @@ impl Pipeline {
             ticket: spec.ticket,
             credit: 0,
             swaps: spec.swaps,
+            reported: Reported::default(),
             env,
             halted: false,
         }
@@ -134,6 +144,9 @@ impl Pipeline {
             // Between batches: where new plugin versions take over.
             for request in self.swaps.take() {
                 self.swap(request);
+            }
+            if self.report_deliveries() {
+                break;
             }
             let Some(room) = self
                 .sink
@@ -212,6 +225,41 @@ impl Pipeline {
                     }
                 }
             }
+        }
+    }
+
+    /// Tells the source what became of its records, if anything changed
+    /// since it was last told. True if the pipeline should stop.
+    fn report_deliveries(&mut self) -> bool {
+        let stats = &self.source.spec.stats;
+        let (committed, version) = self.sink.checkpoints.committed();
+        let failed = stats.failed.load(std::sync::atomic::Ordering::Relaxed);
+        if version == self.reported.committed_version && failed == self.reported.failed {
+            return false;
+        }
+        let failures = stats.failures();
+        let news: Vec<(String, u64)> = failures
+            .iter()
+            .filter_map(|(cause, n)| {
+                let before = self.reported.failures.get(cause).copied().unwrap_or(0);
+                (*n > before).then(|| (cause.clone(), n - before))
+            })
+            .collect();
+        let report = DeliveryReport {
+            committed: committed.filter(|_| version > self.reported.committed_version),
+            failed: news,
+        };
+        self.reported = Reported {
+            committed_version: version,
+            failed,
+            failures,
+        };
+        let Some(source) = self.source.get(&self.env.engine, &self.env.stop) else {
+            return true;
+        };
+        match source.on_delivery(&report) {
+            Ok(()) => false,
+            Err(e) => self.source.fail(&e, &self.env.stop),
         }
     }
 

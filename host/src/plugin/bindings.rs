@@ -31,4 +31,4 @@ pub mod partitioner {
 }
 
 pub use source::streamplug::plugin::log;
-pub use source::streamplug::plugin::source_types::{PollResult, Polled};
+pub use source::streamplug::plugin::source_types::{DeliveryReport, PollResult, Polled};

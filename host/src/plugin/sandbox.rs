@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{PollResult, partitioner, source, transform};
+use super::bindings::{DeliveryReport, PollResult, partitioner, source, transform};
 use super::component::{LoadedPlugin, Template};
 use super::host::{HostState, MAX_HOST_RESOURCES};
 use crate::config::{Capabilities, PluginLimits};
@@ -235,6 +235,11 @@ impl SourceInstance {
     pub fn poll(&mut self, max_records: u32) -> Result<PollResult, PluginError> {
         let b = &self.bindings;
         self.sandbox.call(|s| b.call_poll_records(s, max_records))
+    }
+
+    pub fn on_delivery(&mut self, report: &DeliveryReport) -> Result<(), PluginError> {
+        let b = &self.bindings;
+        self.sandbox.call(|s| b.call_on_delivery(s, report).map(Ok))
     }
 }
 

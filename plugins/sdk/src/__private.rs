@@ -10,7 +10,7 @@
 
 pub use wit_bindgen;
 
-use crate::{BatchWriter, Config, Partitioner, Poll, Records, Source, Transform};
+use crate::{BatchWriter, Config, DeliveryReport, Partitioner, Poll, Records, Source, Transform};
 
 const NOT_INITIALISED: &str = "streamplug-sdk: called before a successful `init`";
 
@@ -33,6 +33,10 @@ pub trait SourceGlue: 'static {
         resume_from: Option<Vec<u8>>,
     ) -> Result<(), String>;
     fn poll(&mut self, max_records: u32) -> Result<PollOutcome, String>;
+    /// Delivery feedback; ignored by default.
+    fn on_delivery(&mut self, committed: Option<Vec<u8>>, failed: Vec<(String, u64)>) {
+        let _ = (committed, failed);
+    }
 }
 
 /// What a transform's exports call.
@@ -125,6 +129,12 @@ impl<S: Source> SourceGlue for SourceDriver<S> {
         }
         self.capacity_hint = out.encoded_len();
         Ok(PollOutcome::Records(out.finish(), instance.checkpoint()))
+    }
+
+    fn on_delivery(&mut self, committed: Option<Vec<u8>>, failed: Vec<(String, u64)>) {
+        if let Some(instance) = self.instance.as_mut() {
+            instance.delivered(&DeliveryReport { committed, failed });
+        }
     }
 }
 

@@ -92,6 +92,23 @@ pub trait Source: Sized + 'static {
         let _ = checkpoint;
         Ok(())
     }
+
+    /// Told between polls what became of the records: the newest committed
+    /// checkpoint (acknowledge upstream up to here) and the records that
+    /// failed since the last report, by cause.
+    fn delivered(&mut self, report: &DeliveryReport) {
+        let _ = report;
+    }
+}
+
+/// What [`Source::delivered`] is told.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveryReport {
+    /// The newest checkpoint whose records, and all before them, Kafka has
+    /// acknowledged (and, with the host's `[checkpoints]`, that is stored).
+    pub committed: Option<Vec<u8>>,
+    /// Records that will never reach their topic since the last report, by cause.
+    pub failed: Vec<(String, u64)>,
 }
 
 /// A plugin that maps a batch of records to another: drop, modify, split 1:N,
