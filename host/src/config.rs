@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::plugin::World;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -465,6 +467,28 @@ impl Config {
         } else {
             self.base_dir.join(wasm)
         }
+    }
+
+    /// Every plugin the config names: its name, its resolved file, and the
+    /// world its table says it implements.
+    pub fn plugin_files(&self) -> Vec<(String, PathBuf, World)> {
+        let sources = self
+            .sources
+            .iter()
+            .map(|s| (&s.name, &s.wasm, World::Source));
+        let transforms = self
+            .transforms
+            .iter()
+            .map(|t| (&t.name, &t.wasm, World::Transform));
+        let partitioners = self
+            .partitioners
+            .iter()
+            .map(|p| (&p.name, &p.wasm, World::Partitioner));
+        sources
+            .chain(transforms)
+            .chain(partitioners)
+            .map(|(n, w, world)| (n.get_ref().clone(), self.resolve(w.get_ref()), world))
+            .collect()
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {

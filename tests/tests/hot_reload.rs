@@ -172,7 +172,7 @@ fn broken_wrong_world_and_trapping_versions_are_refused_and_the_old_one_runs_on(
     assert_eq!(causes.len(), 4, "{causes:#?}\n{stderr}");
     assert!(causes[0].contains("it is not WebAssembly"), "{}", causes[0]);
     assert!(
-        causes[1].contains("implements the source world but `mark` is a [[transform]]"),
+        causes[1].contains("implements the source world but is configured as a [[transform]]"),
         "{}",
         causes[1]
     );

@@ -18,27 +18,24 @@ pub struct Committer {
 
 struct Inner {
     store: Box<dyn CheckpointStore>,
-    /// Each source's tracker and the version last committed.
-    sources: Mutex<HashMap<String, (Arc<CheckpointTracker>, u64)>>,
+    sources: Mutex<HashMap<String, Arc<CheckpointTracker>>>,
 }
 
 impl Inner {
     fn commit(&self, name: &str) {
-        let tracker = {
-            let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-            match sources.get(name) {
-                Some((t, done)) if t.acked().1 > *done => t.clone(),
-                _ => return,
-            }
+        let tracker = self
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned();
+        let Some((checkpoint, version)) = tracker.as_ref().and_then(|t| t.uncommitted()) else {
+            return;
         };
-        let (checkpoint, version) = tracker.acked();
-        let Some(checkpoint) = checkpoint else { return };
-        match self.store.commit(name, &checkpoint.clone()) {
+        match self.store.commit(name, &checkpoint) {
             Ok(()) => {
-                tracker.set_committed(checkpoint, version);
-                let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(entry) = sources.get_mut(name) {
-                    entry.1 = entry.1.max(version);
+                if let Some(t) = tracker {
+                    t.set_committed(checkpoint, version);
                 }
             }
             // Retried at the next interval; the source resumes from an
@@ -93,7 +90,7 @@ impl Committer {
             .sources
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(source.to_string(), (tracker, 0));
+            .insert(source.to_string(), tracker);
     }
 
     /// Commits `source` now and forgets it (its pipeline was drained).

@@ -53,12 +53,6 @@ impl CheckpointTracker {
         }
     }
 
-    /// The committable checkpoint and its version (0: none yet).
-    pub fn acked(&self) -> (Option<Vec<u8>>, u64) {
-        let i = self.lock();
-        (i.acked.clone(), i.version)
-    }
-
     /// From now on only stored checkpoints count as committed.
     pub fn set_durable(&self) {
         self.lock().durable = true;
@@ -73,15 +67,26 @@ impl CheckpointTracker {
         }
     }
 
-    /// What the source is told is committed, and its version: the stored
-    /// checkpoint with a store, the acknowledged one without.
-    pub fn committed(&self) -> (Option<Vec<u8>>, u64) {
+    /// The acknowledged checkpoint and its version, if it has not been
+    /// stored yet.
+    pub fn uncommitted(&self) -> Option<(Vec<u8>, u64)> {
         let i = self.lock();
-        if i.durable {
-            (i.committed.clone(), i.committed_version)
+        (i.version > i.committed_version)
+            .then(|| i.acked.clone().map(|c| (c, i.version)))
+            .flatten()
+    }
+
+    /// What the source is told is committed (the stored checkpoint with a
+    /// store, the acknowledged one without) and its version, if its version
+    /// is no longer `seen`. Cheap when nothing changed: called every batch.
+    pub fn committed_since(&self, seen: u64) -> Option<(Option<Vec<u8>>, u64)> {
+        let i = self.lock();
+        let (checkpoint, version) = if i.durable {
+            (&i.committed, i.committed_version)
         } else {
-            (i.acked.clone(), i.version)
-        }
+            (&i.acked, i.version)
+        };
+        (version != seen).then(|| (checkpoint.clone(), version))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -102,10 +107,24 @@ mod tests {
         let d = t.open(Some(b"d".to_vec()));
         t.done(b);
         t.done(d);
-        assert_eq!(t.acked(), (None, 0), "batch a is still in flight");
+        assert_eq!(t.uncommitted(), None, "batch a is still in flight");
         t.done(a);
-        assert_eq!(t.acked(), (Some(b"b".to_vec()), 2));
+        assert_eq!(t.uncommitted(), Some((b"b".to_vec(), 2)));
         t.done(c);
-        assert_eq!(t.acked(), (Some(b"d".to_vec()), 3));
+        assert_eq!(t.uncommitted(), Some((b"d".to_vec(), 3)));
+    }
+
+    #[test]
+    fn with_a_store_only_stored_checkpoints_are_reported_committed() {
+        let t = CheckpointTracker::default();
+        t.set_durable();
+        let a = t.open(Some(b"a".to_vec()));
+        t.done(a);
+        assert_eq!(t.committed_since(0), None, "acknowledged, not stored");
+        let (checkpoint, version) = t.uncommitted().expect("to store");
+        t.set_committed(checkpoint, version);
+        assert_eq!(t.uncommitted(), None);
+        assert_eq!(t.committed_since(0), Some((Some(b"a".to_vec()), 1)));
+        assert_eq!(t.committed_since(1), None, "nothing new");
     }
 }

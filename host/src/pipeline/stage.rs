@@ -130,7 +130,10 @@ impl<I: Startable> Stage<I> {
                     sha256 = short(&spec.plugin.hash),
                     "new version started; on trial until its first call succeeds"
                 );
-                let previous = std::mem::replace(&mut self.spec, spec);
+                let replaced = std::mem::replace(&mut self.spec, spec);
+                // A version still on trial was never confirmed: a rollback
+                // goes to the last one that served.
+                let previous = self.trial.take().map_or(replaced, |t| t.previous);
                 self.instance = Some(instance);
                 self.trial = Some(Trial {
                     previous,

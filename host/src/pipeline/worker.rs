@@ -232,9 +232,12 @@ impl Pipeline {
     /// since it was last told. True if the pipeline should stop.
     fn report_deliveries(&mut self) -> bool {
         let stats = &self.source.spec.stats;
-        let (committed, version) = self.sink.checkpoints.committed();
+        let committed = self
+            .sink
+            .checkpoints
+            .committed_since(self.reported.committed_version);
         let failed = stats.failed.load(std::sync::atomic::Ordering::Relaxed);
-        if version == self.reported.committed_version && failed == self.reported.failed {
+        if committed.is_none() && failed == self.reported.failed {
             return false;
         }
         let failures = stats.failures();
@@ -245,12 +248,15 @@ impl Pipeline {
                 (*n > before).then(|| (cause.clone(), n - before))
             })
             .collect();
+        let committed_version = committed
+            .as_ref()
+            .map_or(self.reported.committed_version, |(_, v)| *v);
         let report = DeliveryReport {
-            committed: committed.filter(|_| version > self.reported.committed_version),
+            committed: committed.and_then(|(c, _)| c),
             failed: news,
         };
         self.reported = Reported {
-            committed_version: version,
+            committed_version,
             failed,
             failures,
         };

@@ -89,6 +89,51 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     Ok(linker)
 }
 
+/// Loads the plugins a config names, checking each against the world its
+/// table says it implements: at startup and on every reload.
+pub struct Loader {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: CompileCache,
+}
+
+impl Loader {
+    pub fn new(engine: &Engine, cache_dir: Option<std::path::PathBuf>) -> Result<Self> {
+        Ok(Self {
+            engine: engine.clone(),
+            linker: linker(engine)?,
+            cache: CompileCache::new(engine, cache_dir.unwrap_or_else(CompileCache::default_dir)),
+        })
+    }
+
+    /// Loads plugin `name` from `path`, which must implement `world`.
+    pub fn load_as(&self, name: &str, path: &Path, world: World) -> Result<Arc<LoadedPlugin>> {
+        let started = std::time::Instant::now();
+        let loaded = load(&self.engine, &self.linker, &self.cache, path)
+            .with_context(|| format!("plugin `{name}`"))?;
+        if loaded.world != world {
+            bail!(
+                "plugin `{name}`: {} implements the {} world but is configured as a [[{world}]]",
+                path.display(),
+                loaded.world
+            );
+        }
+        let how = match loaded.origin {
+            Origin::Cached => "from cache",
+            Origin::Compiled => "compiled",
+        };
+        tracing::info!(
+            plugin = name,
+            world = %loaded.world,
+            sha256 = &loaded.hash[..12],
+            "loaded {} ({how} in {} ms)",
+            path.display(),
+            started.elapsed().as_millis()
+        );
+        Ok(loaded)
+    }
+}
+
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 
 /// Loads a plugin file; the error says exactly why it is not a valid plugin.

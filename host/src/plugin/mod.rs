@@ -8,5 +8,5 @@ pub mod host;
 pub mod sandbox;
 
 pub use cache::{CompileCache, Origin, content_hash};
-pub use component::{LoadedPlugin, World, linker, load};
+pub use component::{LoadedPlugin, Loader, World, linker, load};
 pub use sandbox::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};

@@ -18,15 +18,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use wasmtime::Engine;
-use wasmtime::component::Linker;
+use anyhow::Result;
 
 use crate::config::Config;
 use crate::pipeline::stage::short;
 use crate::pipeline::{Stop, SwapRequest};
-use crate::plugin::host::HostState;
-use crate::plugin::{self, CompileCache, LoadedPlugin, World, content_hash};
+use crate::plugin::{LoadedPlugin, Loader, World, content_hash};
 use crate::producer::{settings, topics};
 use crate::runtime::{Running, Shared, topic_specs};
 use watch::FileWatch;
@@ -106,9 +103,7 @@ pub struct Reloader {
     /// The last content seen of each plugin file, loaded or refused, so a
     /// refused file is reported once, not at every reload.
     seen: HashMap<PathBuf, String>,
-    engine: Engine,
-    linker: Linker<HostState>,
-    cache: CompileCache,
+    loader: Loader,
     watch: Option<FileWatch>,
 }
 
@@ -116,10 +111,9 @@ impl Reloader {
     pub fn new(
         config: &Config,
         plugins: HashMap<String, Arc<LoadedPlugin>>,
-        engine: &Engine,
+        loader: Loader,
         controls: &Arc<Controls>,
     ) -> Result<Self> {
-        let config = config.clone();
         let seen = plugins
             .values()
             .map(|p| (p.path.clone(), p.hash.clone()))
@@ -130,19 +124,10 @@ impl Reloader {
             None
         };
         let mut reloader = Self {
-            linker: plugin::linker(engine)?,
-            cache: CompileCache::new(
-                engine,
-                config
-                    .runtime
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(CompileCache::default_dir),
-            ),
-            engine: engine.clone(),
-            config,
+            config: config.clone(),
             plugins,
             seen,
+            loader,
             watch,
         };
         reloader.rewatch();
@@ -151,31 +136,16 @@ impl Reloader {
 
     fn rewatch(&mut self) {
         let files: Vec<PathBuf> = std::iter::once(self.config.path.clone())
-            .chain(self.wanted().into_iter().map(|(_, path, _)| path))
+            .chain(
+                self.config
+                    .plugin_files()
+                    .into_iter()
+                    .map(|(_, path, _)| path),
+            )
             .collect();
         if let Some(w) = &mut self.watch {
             w.watch(files);
         }
-    }
-
-    /// Every plugin of the config: name, file, world.
-    fn wanted(&self) -> Vec<(String, PathBuf, World)> {
-        let c = &self.config;
-        c.sources
-            .iter()
-            .map(|s| (s.name.get_ref(), &s.wasm, World::Source))
-            .chain(
-                c.transforms
-                    .iter()
-                    .map(|t| (t.name.get_ref(), &t.wasm, World::Transform)),
-            )
-            .chain(
-                c.partitioners
-                    .iter()
-                    .map(|p| (p.name.get_ref(), &p.wasm, World::Partitioner)),
-            )
-            .map(|(n, w, world)| (n.clone(), c.resolve(w.get_ref()), world))
-            .collect()
     }
 
     /// Applies what changed since the last reload; `requested` is when the
@@ -206,18 +176,6 @@ impl Reloader {
         self.swap_changed_files(shared, running, requested);
     }
 
-    fn load(&self, name: &str, path: &std::path::Path, world: World) -> Result<Arc<LoadedPlugin>> {
-        let loaded = plugin::load(&self.engine, &self.linker, &self.cache, path)?;
-        if loaded.world != world {
-            bail!(
-                "{} implements the {} world but `{name}` is a [[{world}]]",
-                path.display(),
-                loaded.world
-            );
-        }
-        Ok(loaded)
-    }
-
     fn apply_config(
         &mut self,
         new: Config,
@@ -228,27 +186,18 @@ impl Reloader {
         let plan = diff::plan(&self.config, &new).map_err(anyhow::Error::msg)?;
         // Load every plugin the new config names whose file is not the one
         // loaded: all must be valid before anything changes.
-        let old = std::mem::replace(&mut self.config, new);
         let mut plugins = HashMap::new();
-        let loaded: Result<()> = self
-            .wanted()
-            .into_iter()
-            .try_for_each(|(name, path, world)| {
-                let current = self
-                    .plugins
-                    .get(&name)
-                    .filter(|p| p.path == path && p.world == world);
-                let p = match current {
-                    Some(p) => p.clone(),
-                    None => self
-                        .load(&name, &path, world)
-                        .with_context(|| format!("plugin `{name}`"))?,
-                };
-                plugins.insert(name, p);
-                Ok(())
-            });
-        let new = std::mem::replace(&mut self.config, old);
-        loaded?;
+        for (name, path, world) in new.plugin_files() {
+            let current = self
+                .plugins
+                .get(&name)
+                .filter(|p| p.path == path && p.world == world);
+            let p = match current {
+                Some(p) => p.clone(),
+                None => self.loader.load_as(&name, &path, world)?,
+            };
+            plugins.insert(name, p);
+        }
         // Topics the new config may produce to, created first.
         let specs = topic_specs(&new);
         let missing: Vec<_> = {
@@ -359,7 +308,7 @@ impl Reloader {
         requested: Instant,
     ) {
         let mut by_path: BTreeMap<PathBuf, Vec<(String, World)>> = BTreeMap::new();
-        for (name, path, world) in self.wanted() {
+        for (name, path, world) in self.config.plugin_files() {
             by_path.entry(path).or_default().push((name, world));
         }
         for (path, users) in by_path {
@@ -373,7 +322,7 @@ impl Reloader {
             }
             self.seen.insert(path.clone(), hash.clone());
             for (name, world) in users {
-                match self.load(&name, &path, world) {
+                match self.loader.load_as(&name, &path, world) {
                     Ok(p) => {
                         tracing::info!(
                             plugin = name.as_str(),

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::checkpoint::{self, Committer};
 use crate::config::{Config, Corrupt};
 use crate::engine::{self, EpochTicker};
 use crate::pipeline::Stop;
-use crate::plugin::{self, CompileCache, LoadedPlugin, Origin, World};
+use crate::plugin::{LoadedPlugin, Loader};
 use crate::producer::dead_letter::DeadLetterQueue;
 use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::topics::{self, TopicSpec};
@@ -51,7 +51,8 @@ pub fn run_with(
 
     let engine = engine::build(config.runtime.pooling_allocator)?;
     let _ticker = EpochTicker::start(&engine)?;
-    let plugins = load_plugins(config, &engine)?;
+    let loader = Loader::new(&engine, config.runtime.cache_dir.clone())?;
+    let plugins = load_plugins(config, &loader)?;
 
     let topic_specs = topic_specs(config);
     let embedded = match &config.kafka.brokers {
@@ -156,7 +157,7 @@ pub fn run_with(
         running.len()
     );
 
-    let mut reloader = Reloader::new(config, plugins.clone(), &engine, &controls)?;
+    let mut reloader = Reloader::new(config, plugins.clone(), loader, &controls)?;
     if on_signals {
         let trigger = controls.clone();
         signals.spawn(async move { reload_on_sighup(trigger).await });
@@ -209,63 +210,15 @@ pub fn run_with(
     Ok(summary)
 }
 
-fn load_plugins(
-    config: &Config,
-    engine: &wasmtime::Engine,
-) -> Result<HashMap<String, Arc<LoadedPlugin>>> {
-    let linker = plugin::linker(engine)?;
-    let cache = CompileCache::new(
-        engine,
-        config
-            .runtime
-            .cache_dir
-            .clone()
-            .unwrap_or_else(CompileCache::default_dir),
-    );
-    let wanted = config
-        .sources
-        .iter()
-        .map(|s| (s.name.get_ref(), &s.wasm, World::Source))
-        .chain(
-            config
-                .transforms
-                .iter()
-                .map(|t| (t.name.get_ref(), &t.wasm, World::Transform)),
-        )
-        .chain(
-            config
-                .partitioners
-                .iter()
-                .map(|p| (p.name.get_ref(), &p.wasm, World::Partitioner)),
-        );
-    let mut out = HashMap::new();
-    for (name, wasm, world) in wanted {
-        let started = Instant::now();
-        let path = config.resolve(wasm.get_ref());
-        let loaded = plugin::load(engine, &linker, &cache, &path)
-            .with_context(|| format!("plugin `{name}`"))?;
-        if loaded.world != world {
-            bail!(
-                "plugin `{name}`: {} implements the {} world but is configured as a [[{world}]]",
-                path.display(),
-                loaded.world
-            );
-        }
-        let how = match loaded.origin {
-            Origin::Cached => "from cache",
-            Origin::Compiled => "compiled",
-        };
-        tracing::info!(
-            plugin = name,
-            world = %loaded.world,
-            sha256 = &loaded.hash[..12],
-            "loaded {} ({how} in {} ms)",
-            path.display(),
-            started.elapsed().as_millis()
-        );
-        out.insert(name.to_string(), loaded);
-    }
-    Ok(out)
+fn load_plugins(config: &Config, loader: &Loader) -> Result<HashMap<String, Arc<LoadedPlugin>>> {
+    config
+        .plugin_files()
+        .into_iter()
+        .map(|(name, path, world)| {
+            let loaded = loader.load_as(&name, &path, world)?;
+            Ok((name, loaded))
+        })
+        .collect()
 }
 
 /// Every topic the run may produce to: sources' own, transforms' routes and

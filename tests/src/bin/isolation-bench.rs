@@ -31,36 +31,43 @@ fn hostiles() -> Vec<(&'static str, String, &'static str)> {
             "[[source]]\nname = \"hostile\"\ntenant = \"bad\"\nwasm = \"{wasm}\"\ntopic = \"{{out}}\"\n{extra}\n"
         )
     };
-    let unlimited: Vec<(&'static str, String)> = vec![
-        ("infinite loop", src(artifacts::TEST_INFINITE_LOOP, "")),
+    let flood = format!(
+        "{}transforms = [\"flood\"]\n[source.config]\nvalue_size = 10\n\
+         [[transform]]\nname = \"flood\"\ntenant = \"bad\"\nwasm = \"{}\"\n[transform.config]\nfactor = 5000\n",
+        src(
+            artifacts::DATAGEN,
+            "batch_size = 1\nmax_in_flight_records = 20000"
+        ),
+        artifacts::TEST_FANOUT
+    );
+    vec![
+        ("infinite loop", src(artifacts::TEST_INFINITE_LOOP, ""), ""),
         (
             "infinite loop, cpu_ms_per_second = 100",
             src(
                 artifacts::TEST_INFINITE_LOOP,
                 "limits = { cpu_ms_per_second = 100 }",
             ),
+            "",
         ),
-        ("memory bomb", src(artifacts::TEST_MEMORY_BOMB, "")),
+        ("memory bomb", src(artifacts::TEST_MEMORY_BOMB, ""), ""),
         (
             "panic on record 1000",
             src(artifacts::TEST_PANIC_ON_NTH, ""),
+            "",
         ),
-        ("malformed output", src(artifacts::TEST_BAD_OUTPUT, "")),
+        ("malformed output", src(artifacts::TEST_BAD_OUTPUT, ""), ""),
         (
             "very slow (300 ms CPU per poll)",
             src(artifacts::TEST_SLOW, ""),
+            "",
         ),
+        ("fan-out 1:5000", flood.clone(), ""),
+        // A tenant at its limit: the same flood, held to a tenant quota.
         (
-            "fan-out 1:5000",
-            format!(
-                "{}transforms = [\"flood\"]\n[source.config]\nvalue_size = 10\n\
-                 [[transform]]\nname = \"flood\"\ntenant = \"bad\"\nwasm = \"{}\"\n[transform.config]\nfactor = 5000\n",
-                src(
-                    artifacts::DATAGEN,
-                    "batch_size = 1\nmax_in_flight_records = 20000"
-                ),
-                artifacts::TEST_FANOUT
-            ),
+            "fan-out 1:5000, tenant quota 100k rec/s",
+            flood,
+            "quota = { records_per_second = 100000 }",
         ),
         (
             "writes to the other tenant's topic",
@@ -70,22 +77,9 @@ fn hostiles() -> Vec<(&'static str, String, &'static str)> {
                 src(artifacts::DATAGEN, ""),
                 artifacts::TEST_PASSTHROUGH
             ),
+            "",
         ),
-    ];
-    let mut all: Vec<_> = unlimited
-        .into_iter()
-        .map(|(name, config)| (name, config, ""))
-        .collect();
-    // A tenant at its limit: the same flood, held to a tenant quota.
-    all.push((
-        "fan-out 1:5000, tenant quota 100k rec/s",
-        all.iter()
-            .find(|(n, _, _)| *n == "fan-out 1:5000")
-            .map(|(_, c, _)| c.clone())
-            .unwrap_or_default(),
-        "quota = { records_per_second = 100000 }",
-    ));
-    all
+    ]
 }
 
 fn main() -> Result<()> {
