@@ -20,11 +20,16 @@
 //!   --out PATH        JSON (tests/bench-results/bench.json)
 //!   --svg PATH        chart (beside the JSON, bench.svg)
 //!   --keep-topics     leave each case's topic on the broker
+//!   --timeline        add latency and acknowledgements per 100 ms to each run
 //!   --smoke           2000 records per size, 1 round, no warm-up, to a temp dir
 //! ```
 //!
 //! Needs `cargo build --release -p streamplug` first, Java 17+ and Maven (for
 //! `tests/kafka/broker.sh exec`).
+//!
+//! `bench --sweep [OPTIONS]` is a second mode: case (c) over `linger.ms` and
+//! value sizes, for the performance model in `docs/performance.md` (see
+//! `bench/sweep.rs`).
 //!
 //! Every case is a child process, so CPU time and peak RSS come from the
 //! kernel (`wait4`) the same way for all four. Throughput and latency are
@@ -54,6 +59,10 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use streamplug_tests::{Scratch, artifacts, brokers, unique_topic};
+
+// Not src/bin/sweep.rs, which Cargo would take for a binary of its own.
+#[path = "bench/sweep.rs"]
+mod sweep;
 
 /// datagen's default: keys `key-0` .. `key-999`.
 const KEY_CARDINALITY: u64 = 1000;
@@ -99,6 +108,7 @@ impl Case {
     }
 }
 
+#[derive(Clone)]
 struct Opts {
     /// (value bytes, records).
     sizes: Vec<(usize, u64)>,
@@ -112,6 +122,18 @@ struct Opts {
     smoke: bool,
     /// A private copy of the streamplug binary under test.
     streamplug: PathBuf,
+    /// Producer and source settings away from the defaults (the sweep's).
+    knobs: Knobs,
+    /// Keep latency and acknowledgements per 100 ms in each run's JSON.
+    timeline: bool,
+}
+
+/// What the sweep varies; `None` keeps streamplug's default.
+#[derive(Clone, Copy, Default, Debug)]
+struct Knobs {
+    linger_ms: Option<u64>,
+    /// datagen's `rate` (records/s): a paced run instead of an unthrottled one.
+    rate: Option<u64>,
 }
 
 impl Opts {
@@ -126,6 +148,7 @@ impl Opts {
         let mut out = None;
         let mut svg = None;
         let mut keep_topics = false;
+        let mut timeline = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |what: &str| {
@@ -136,6 +159,7 @@ impl Opts {
             match arg.as_str() {
                 "--smoke" => {}
                 "--keep-topics" => keep_topics = true,
+                "--timeline" => timeline = true,
                 "--records-100" => n100 = parse_num(&value("a record count")?, arg)?,
                 "--records-1k" => n1k = parse_num(&value("a record count")?, arg)?,
                 "--rounds" => rounds = parse_num(&value("a number")?, arg)?,
@@ -173,6 +197,8 @@ impl Opts {
             warmup: !smoke,
             smoke,
             streamplug: PathBuf::new(),
+            knobs: Knobs::default(),
+            timeline,
         })
     }
 }
@@ -200,8 +226,10 @@ fn print_usage() {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--bare-producer") {
-        return bare_producer(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--bare-producer") => return bare_producer(&args[1..]),
+        Some("--sweep") => return sweep::main(&args[1..]),
+        _ => {}
     }
     let mut opts = Opts::parse(&args)?;
     let brokers = brokers();
@@ -307,6 +335,7 @@ fn run_case(
     let summary = dir.path().join("summary.json");
     let sampler = Sampler::start(brokers, &topic, opts.partitions, records, opts.sample_every)?;
 
+    let broker_cpu_before = broker_cpu_seconds();
     let started = Instant::now();
     let mut child = match case {
         Case::Bare => {
@@ -320,6 +349,7 @@ fn run_case(
                 .arg(records.to_string())
                 .arg(value_bytes.to_string())
                 .arg(opts.partitions.to_string())
+                .args(opts.knobs.linger_ms.map(|l| l.to_string()))
                 .env("STREAMPLUG_TEST_BROKERS", brokers)
                 .stdout(Stdio::from(out))
                 .stderr(Stdio::from(err))
@@ -334,6 +364,7 @@ fn run_case(
                 records,
                 value_bytes,
                 case == Case::Pipeline,
+                opts.knobs,
             );
             let config = dir.write("config.toml", &text);
             let out = std::fs::File::create(dir.path().join("stdout.log"))?;
@@ -376,6 +407,10 @@ fn run_case(
     let usage = wait_rusage(&mut child, CASE_LIMIT);
     let process_seconds = started.elapsed().as_secs_f64();
     let samples = sampler.finish(usage.is_ok());
+    // Up to the last acknowledgement: the broker's work for this case.
+    let broker_cpu = broker_cpu_seconds()
+        .zip(broker_cpu_before)
+        .map(|(after, before)| after - before);
     let usage = usage?;
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     if !usage.success {
@@ -389,6 +424,7 @@ fn run_case(
     let samples = samples?;
 
     // What the case says about itself, checked against what was asked.
+    let mut peak_in_flight = Value::Null;
     let producer_reported = match case {
         Case::Bare => {
             let own: Value = serde_json::from_str(log("stdout.log").trim())
@@ -408,6 +444,7 @@ fn run_case(
                 d["delivered"].as_u64() == Some(records) && d["failed"].as_u64() == Some(0),
                 "streamplug's summary reports {d}, expected {records} delivered"
             );
+            peak_in_flight = d["peak_in_flight"].clone();
             Value::Null
         }
         Case::JavaPerf => {
@@ -431,6 +468,11 @@ fn run_case(
     let (mut lat, resolution) = latencies(&samples, &created);
     lat.sort_by(f64::total_cmp);
     let (rate, window) = throughput(&samples, &created, records);
+    let timeline = if opts.timeline {
+        timeline(&samples, &created, 100)
+    } else {
+        Value::Null
+    };
     if !opts.keep_topics {
         delete_topic(admin, &topic);
     }
@@ -455,7 +497,27 @@ fn run_case(
         "peak_rss_mib": usage.max_rss_kib as f64 / 1024.0,
         "process_seconds": process_seconds,
         "producer_reported_latency_ms": producer_reported,
+        "peak_in_flight_records": peak_in_flight,
+        "broker_cpu_seconds": broker_cpu,
+        "broker_cpu_s_per_million": broker_cpu.map(|c| c / records as f64 * 1e6),
+        "timeline": timeline,
     }))
+}
+
+/// CPU seconds (user + system) the broker's JVM has used so far, if its pid
+/// file is where `tests/kafka/broker.sh` keeps it. The broker is shared, so
+/// the difference over a case also counts other clients' work meanwhile.
+fn broker_cpu_seconds() -> Option<f64> {
+    let state = std::env::var("STREAMPLUG_KAFKA_DIR")
+        .unwrap_or_else(|_| "/tmp/streamplug-kafka".to_string());
+    let pid = std::fs::read_to_string(Path::new(&state).join("kafka.pid")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
+    // The command name (field 2) may hold spaces; fields after its `)` are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -469,9 +531,15 @@ fn streamplug_config(
     records: u64,
     value_bytes: usize,
     pipeline: bool,
+    knobs: Knobs,
 ) -> String {
-    let mut c = format!(
-        "[kafka]\nbrokers = \"{brokers}\"\n\n[[source]]\nname = \"datagen\"\nwasm = \"{}\"\n\
+    let mut c = format!("[kafka]\nbrokers = \"{brokers}\"\n");
+    if let Some(linger) = knobs.linger_ms {
+        let _ = writeln!(c, "linger_ms = {linger}");
+    }
+    let _ = write!(
+        c,
+        "\n[[source]]\nname = \"datagen\"\nwasm = \"{}\"\n\
          topic = \"{topic}\"\npartitions = {partitions}\n",
         artifacts::DATAGEN
     );
@@ -484,6 +552,9 @@ fn streamplug_config(
         c,
         "[source.config]\ncount = {records}\nvalue_size = {value_bytes}\n"
     );
+    if let Some(rate) = knobs.rate {
+        let _ = writeln!(c, "rate = {rate}");
+    }
     if pipeline {
         let _ = write!(
             c,
@@ -900,6 +971,56 @@ fn latencies(samples: &[Sample], created: &[Vec<i64>]) -> (Vec<f64>, Value) {
     (out, resolution)
 }
 
+/// The run over time, in `bucket_ms` buckets from the first CreateTime: per
+/// bucket, how many records were made in it and their delivery latency
+/// (p50, p99, max; measured as in [`latencies`]), and how many records the
+/// broker acknowledged in it. It shows whether a latency tail is spread over
+/// the run (steady queueing) or comes from one stretch of it (a stall).
+fn timeline(samples: &[Sample], created: &[Vec<i64>], bucket_ms: i64) -> Value {
+    let Some(t0) = created.iter().flatten().min().copied() else {
+        return Value::Null;
+    };
+    let bucket = |ms: f64| ((ms - t0 as f64) / bucket_ms as f64).floor().max(0.0) as usize;
+    let mut made: Vec<Vec<f64>> = Vec::new();
+    let mut acked: Vec<u64> = Vec::new();
+    let mut seen = vec![0usize; created.len()];
+    for (k, s) in samples.iter().enumerate() {
+        let from = if k == 0 { s.sent } else { samples[k - 1].sent };
+        let at_ms = (from + s.recv) as f64 / 2000.0;
+        for (p, times) in created.iter().enumerate() {
+            let upto = (s.hwm.get(p).copied().unwrap_or(0).max(0) as usize).min(times.len());
+            for &ms in &times[seen[p]..upto.max(seen[p])] {
+                let b = bucket(ms as f64);
+                if made.len() <= b {
+                    made.resize_with(b + 1, Vec::new);
+                }
+                made[b].push(at_ms - (ms as f64 + 0.5));
+                let a = bucket(at_ms);
+                if acked.len() <= a {
+                    acked.resize(a + 1, 0);
+                }
+                acked[a] += 1;
+            }
+            seen[p] = seen[p].max(upto);
+        }
+    }
+    let rows: Vec<Value> = (0..made.len().max(acked.len()))
+        .map(|b| {
+            let mut lat = made.get(b).cloned().unwrap_or_default();
+            lat.sort_by(f64::total_cmp);
+            json!({
+                "t_ms": b as i64 * bucket_ms,
+                "made": lat.len(),
+                "acked": acked.get(b).copied().unwrap_or(0),
+                "p50": percentile(&lat, 0.5),
+                "p99": percentile(&lat, 0.99),
+                "max": lat.last().copied(),
+            })
+        })
+        .collect();
+    json!({ "bucket_ms": bucket_ms, "t0_unix_ms": t0, "rows": rows })
+}
+
 /// Records/s at the broker, and how the window was chosen: between the first
 /// sample that saw any record and the first that saw them all (startup and
 /// shutdown excluded, the same for every case); if one sample saw them all
@@ -1056,8 +1177,14 @@ impl ProducerContext for Timing {
 /// CreateTime-when-made) with a plain loop: no plugins, no host. Prints a JSON
 /// report on stdout.
 fn bare_producer(args: &[String]) -> Result<()> {
-    let [topic, records, value_bytes, partitions] = args else {
-        bail!("usage: bench --bare-producer TOPIC RECORDS VALUE_BYTES PARTITIONS");
+    let (topic, records, value_bytes, partitions, linger) = match args {
+        [t, r, v, p] => (t, r, v, p, None),
+        [t, r, v, p, l] => (t, r, v, p, Some(parse_num(l, "LINGER_MS")?)),
+        _ => bail!("usage: bench --bare-producer TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS]"),
+    };
+    let knobs = Knobs {
+        linger_ms: linger,
+        rate: None,
     };
     let records: u64 = parse_num(records, "RECORDS")?;
     let value_bytes: usize = parse_num(value_bytes, "VALUE_BYTES")?;
@@ -1065,7 +1192,15 @@ fn bare_producer(args: &[String]) -> Result<()> {
     let brokers = brokers();
 
     // The producer properties streamplug itself would use for case (b).
-    let text = streamplug_config(&brokers, topic, partitions, records, value_bytes, false);
+    let text = streamplug_config(
+        &brokers,
+        topic,
+        partitions,
+        records,
+        value_bytes,
+        false,
+        knobs,
+    );
     let config = streamplug::Config::parse(&text, Path::new("bench-bare.toml"))
         .context("cannot derive streamplug's producer settings")?;
     let source = config
@@ -1306,7 +1441,7 @@ fn report(opts: &Opts, brokers: &str, sizes: Vec<Value>, retries: Vec<Value>) ->
         }));
     }
     let bare_properties = {
-        let text = streamplug_config(brokers, "t", opts.partitions, 1, 100, false);
+        let text = streamplug_config(brokers, "t", opts.partitions, 1, 100, false, opts.knobs);
         let config = streamplug::Config::parse(&text, Path::new("bench.toml"))?;
         properties_json(&streamplug::producer::settings::client_config(
             &config.kafka,
