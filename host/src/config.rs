@@ -127,6 +127,20 @@ pub enum StoreKind {
     File,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Records go through the shared producer; after a crash the source
+    /// resumes from its last committed checkpoint, so records handed over
+    /// after it are produced again (duplicates, never loss).
+    #[default]
+    AtLeastOnce,
+    /// Records go through a transactional producer of the source's own, with
+    /// its checkpoint in the same transaction: a `read_committed` consumer
+    /// sees each record once, across crashes.
+    ExactlyOnce,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Missing {
@@ -280,6 +294,9 @@ pub struct SourceConfig {
     /// relative to other sources (1 to 100).
     #[serde(default = "one_u32")]
     pub weight: u32,
+    /// What a crash may do to this source's records in Kafka.
+    #[serde(default = "at_least_once")]
+    pub delivery: Spanned<Delivery>,
     #[serde(default = "default_in_flight_records")]
     pub max_in_flight_records: u64,
     #[serde(default = "default_in_flight_bytes")]
@@ -335,6 +352,9 @@ fn no_transforms() -> Spanned<Vec<String>> {
 }
 fn one() -> i32 {
     1
+}
+fn at_least_once() -> Spanned<Delivery> {
+    Spanned::new(0..0, Delivery::AtLeastOnce)
 }
 fn one_u32() -> u32 {
     1
@@ -580,6 +600,18 @@ impl Config {
                 return Err(format!(
                     "source `{}` (line {line}): `batch_size`, `max_in_flight_records` and `max_in_flight_bytes` must be above 0",
                     s.name.get_ref()
+                ));
+            }
+            if *s.delivery.get_ref() == Delivery::ExactlyOnce
+                && self
+                    .checkpoints
+                    .as_ref()
+                    .is_none_or(|c| c.store != StoreKind::Kafka)
+            {
+                return Err(format!(
+                    "source `{}` (line {}): field `delivery`: \"exactly_once\" writes the source's checkpoint in the same Kafka transaction as its records, so it needs `[checkpoints]` with `store = \"kafka\"`",
+                    s.name.get_ref(),
+                    at(s.delivery.span())
                 ));
             }
             if !(1..=100).contains(&s.weight) {

@@ -37,7 +37,15 @@ pub struct PluginStats {
     pub dead_lettered: AtomicU64,
     /// Failed records that could not be dead-lettered either.
     pub dead_letter_failed: AtomicU64,
+    /// Transactions committed (an exactly-once source).
+    pub transactions: AtomicU64,
+    /// Records handed over in transactions that were aborted: produced
+    /// again from the last committed checkpoint, never visible to
+    /// `read_committed` consumers.
+    pub aborted: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
+    /// Aborted transactions by cause.
+    aborts: Mutex<BTreeMap<String, u64>>,
     versions: Mutex<Versions>,
 }
 
@@ -126,6 +134,16 @@ impl PluginStats {
             .clone()
     }
 
+    /// Counts an aborted transaction, for `cause`.
+    pub fn abort(&self, cause: &str) {
+        *self
+            .aborts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(cause.to_string())
+            .or_default() += 1;
+    }
+
     /// Counts a dead letter that could not be written; logs the first.
     pub fn dead_letter_failure(&self, cause: &str) {
         if self.dead_letter_failed.fetch_add(1, Relaxed) == 0 {
@@ -158,6 +176,13 @@ impl PluginStats {
             peak_in_flight: self.peak_in_flight.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             dead_letter_failed: self.dead_letter_failed.load(Relaxed),
+            transactions: self.transactions.load(Relaxed),
+            aborted: self.aborted.load(Relaxed),
+            aborts: self
+                .aborts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             failures: self
                 .failures
                 .lock()
@@ -193,6 +218,15 @@ pub struct PluginSummary {
     /// Of the failed records, those written to the dead-letter topic.
     pub dead_lettered: u64,
     pub dead_letter_failed: u64,
+    /// Committed transactions (exactly-once sources only).
+    #[serde(default)]
+    pub transactions: u64,
+    /// Records in aborted transactions, produced again afterwards.
+    #[serde(default)]
+    pub aborted: u64,
+    /// Aborted transactions by cause.
+    #[serde(default)]
+    pub aborts: BTreeMap<String, u64>,
     /// Failed records by cause.
     pub failures: BTreeMap<String, u64>,
 }

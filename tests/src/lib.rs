@@ -216,13 +216,27 @@ impl Consumed {
 
 /// Reads a whole topic from the beginning with a plain consumer (no group),
 /// until every partition's end is reached and nothing new came for `quiet`.
+/// Records of aborted transactions are not read (`read_committed`).
 pub fn consume_all(brokers: &str, topic: &str, quiet: Duration) -> Result<Vec<Consumed>> {
+    consume(brokers, topic, quiet, "read_committed")
+}
+
+/// As [`consume_all`], with records of aborted or open transactions too.
+pub fn consume_all_uncommitted(
+    brokers: &str,
+    topic: &str,
+    quiet: Duration,
+) -> Result<Vec<Consumed>> {
+    consume(brokers, topic, quiet, "read_uncommitted")
+}
+
+fn consume(brokers: &str, topic: &str, quiet: Duration, isolation: &str) -> Result<Vec<Consumed>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "streamplug-tests-unused")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation)
         .create()
         .context("cannot create the test consumer")?;
     let md = consumer

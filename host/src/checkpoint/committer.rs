@@ -93,6 +93,12 @@ impl Committer {
             .insert(source.to_string(), tracker);
     }
 
+    /// `source`'s committed checkpoint, read from the store now (a source
+    /// added by a reload).
+    pub fn load(&self, source: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.shared.store.load_all()?.remove(source))
+    }
+
     /// Commits `source` now and forgets it (its pipeline was drained).
     pub fn finish(&self, source: &str) {
         self.shared.commit(source);

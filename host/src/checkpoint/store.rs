@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ pub trait CheckpointStore: Send + Sync {
 const MAGIC: &[u8; 6] = b"SPCK1\n";
 
 /// The stored form: magic, sha256 of the checkpoint, the checkpoint.
-fn frame(checkpoint: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(checkpoint: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(MAGIC.len() + 32 + checkpoint.len());
     v.extend_from_slice(MAGIC);
     v.extend_from_slice(&Sha256::digest(checkpoint));
@@ -211,6 +212,13 @@ impl CheckpointStore for KafkaStore {
             .clone()
             .set("group.id", "streamplug-checkpoint-reader")
             .set("enable.auto.commit", "false")
+            // Exactly-once sources write their checkpoints in transactions:
+            // an aborted one's checkpoint must never be resumed from. The
+            // end of a partition is then its last stable offset, reported
+            // as partition EOF (a commit marker is never delivered, so the
+            // last offset cannot be waited for).
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
             .create()
             .context("cannot create the checkpoint reader")?;
         let md = consumer
@@ -237,10 +245,14 @@ impl CheckpointStore for KafkaStore {
             if std::time::Instant::now() > deadline {
                 bail!("timed out reading the checkpoint topic `{}`", self.topic);
             }
-            let Some(m) = consumer.poll(Duration::from_millis(500)) else {
-                continue;
+            let m = match consumer.poll(Duration::from_millis(500)) {
+                None => continue,
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    ends.remove(&p);
+                    continue;
+                }
+                Some(m) => m.context("cannot read the checkpoint topic")?,
             };
-            let m = m.context("cannot read the checkpoint topic")?;
             if let Some(source) = m.key().and_then(|k| std::str::from_utf8(k).ok()) {
                 match m.payload() {
                     None => {

@@ -67,6 +67,14 @@ impl CheckpointTracker {
         }
     }
 
+    /// `checkpoint` was committed with the records before it, in one
+    /// transaction (an exactly-once source): it is stored and acknowledged.
+    pub fn set_committed_now(&self, checkpoint: Vec<u8>) {
+        let mut i = self.lock();
+        i.committed = Some(checkpoint);
+        i.committed_version = i.committed_version.max(i.version) + 1;
+    }
+
     /// The acknowledged checkpoint and its version, if it has not been
     /// stored yet.
     pub fn uncommitted(&self) -> Option<(Vec<u8>, u64)> {

@@ -114,6 +114,13 @@ impl<I: Startable> Stage<I> {
         self.checkpoint = Some(checkpoint);
     }
 
+    /// Goes back to `checkpoint` (an exactly-once source whose transaction
+    /// was aborted): the instance is dropped, and the next one resumes there.
+    pub fn rewind(&mut self, checkpoint: Option<Vec<u8>>) {
+        self.instance = None;
+        self.checkpoint = checkpoint;
+    }
+
     /// Starts `spec` (a new file, or new settings) as the new version of this
     /// stage, to take over now, at
     /// a batch boundary. If it cannot start (its `init` fails), the old

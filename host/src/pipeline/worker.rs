@@ -12,6 +12,7 @@ use std::time::Duration;
 use streamplug_codec::{BatchReader, BatchWriter, HeaderIter, RecordRef};
 use wasmtime::Engine;
 
+use super::exactly_once::{Ended, Transactions};
 use super::quota::QuotaSlot;
 use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
@@ -41,6 +42,9 @@ pub struct PipelineSpec {
     pub ticket: Ticket,
     /// New versions of this pipeline's plugins, applied between batches.
     pub swaps: Arc<SwapQueue>,
+    /// Set for an exactly-once source: its transactions (and its producer,
+    /// which `PipelineEnv::producer` must be).
+    pub transactions: Option<Transactions>,
 }
 
 pub struct PipelineEnv {
@@ -70,6 +74,7 @@ pub struct Pipeline {
     env: PipelineEnv,
     /// A transform or partitioner was given up on: the pipeline stops.
     halted: bool,
+    transactions: Option<Transactions>,
 }
 
 #[derive(Default)]
@@ -110,6 +115,7 @@ impl Pipeline {
             reported: Reported::default(),
             env,
             halted: false,
+            transactions: spec.transactions,
         }
     }
 
@@ -119,19 +125,88 @@ impl Pipeline {
     /// Returns the source's last checkpoint, for a pipeline that takes over
     /// (after a config reload changed this one's shape).
     pub fn run(mut self) -> Option<Vec<u8>> {
-        self.run_batches();
+        loop {
+            self.run_batches();
+            if self.transactions.is_none() || self.end_transaction() {
+                break;
+            }
+            // A last transaction that aborted is made again (the source went
+            // back to the last commit), unless the host is stopping: then
+            // the next run makes it.
+            let aborted = self
+                .transactions
+                .as_ref()
+                .is_some_and(|t| t.aborts_in_a_row > 0);
+            if !aborted || self.env.stop.is_raised() || self.halted {
+                break;
+            }
+        }
         if let Some(gate) = &self.sink.admission {
             gate.release(std::mem::take(&mut self.credit), 0);
         }
-        self.source.checkpoint()
+        match &self.transactions {
+            Some(t) => t.committed(),
+            None => self.source.checkpoint(),
+        }
     }
 
     /// Starts the source from a checkpoint instead of afresh.
     pub fn resume_from(mut self, checkpoint: Option<Vec<u8>>) -> Self {
+        if let Some(t) = &mut self.transactions {
+            t.resume_from(checkpoint.clone());
+        }
         if let Some(c) = checkpoint {
             self.source.set_checkpoint(c);
         }
         self
+    }
+
+    /// Commits the open transaction of an exactly-once source, with the
+    /// source's checkpoint. If it aborts, the source goes back to the last
+    /// committed checkpoint and makes the same records again. True if the
+    /// pipeline should stop.
+    fn end_transaction(&mut self) -> bool {
+        let Some(t) = self.transactions.as_mut() else {
+            return false;
+        };
+        let name = &*self.source.spec.name;
+        let stats = &self.source.spec.stats;
+        match t.end(&self.sink, self.source.checkpoint().as_ref()) {
+            Ended::Committed => false,
+            Ended::Aborted(cause) => {
+                if t.aborts_in_a_row > self.env.backoff.max_restarts {
+                    tracing::error!(
+                        plugin = name,
+                        "transaction aborted: {cause}; giving up after {} aborts in a row (runtime.max_restarts = {}); nothing after the last committed checkpoint is visible, and the next run resumes from it",
+                        t.aborts_in_a_row,
+                        self.env.backoff.max_restarts
+                    );
+                    stats
+                        .gave_up
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.halted = true;
+                    return true;
+                }
+                tracing::warn!(
+                    plugin = name,
+                    "transaction aborted: {cause}; going back to the last committed checkpoint"
+                );
+                self.source.rewind(t.committed());
+                self.env.stop.sleep(self.env.backoff.initial);
+                false
+            }
+            Ended::Fatal(cause) => {
+                tracing::error!(
+                    plugin = name,
+                    "exactly-once source stops: {cause}; the next run resumes from its last committed checkpoint"
+                );
+                stats
+                    .gave_up
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                self.halted = true;
+                true
+            }
+        }
     }
 
     fn run_batches(&mut self) {
@@ -144,6 +219,9 @@ impl Pipeline {
             // Between batches: where new plugin versions take over.
             for request in self.swaps.take() {
                 self.swap(request);
+            }
+            if self.transactions.as_ref().is_some_and(Transactions::due) && self.end_transaction() {
+                break;
             }
             if self.report_deliveries() {
                 break;
@@ -169,6 +247,19 @@ impl Pipeline {
                             // plugin returning malformed batches backs off.
                             self.source.healthy();
                             PluginStats::add(&stats.records_in, u64::from(n));
+                            if let Some(Err(Ended::Fatal(cause) | Ended::Aborted(cause))) =
+                                self.transactions.as_mut().map(Transactions::begin)
+                            {
+                                tracing::error!(
+                                    plugin = &*name,
+                                    "exactly-once source stops: {cause}"
+                                );
+                                stats
+                                    .gave_up
+                                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                                self.halted = true;
+                                break;
+                            }
                             // The batch's checkpoint becomes committable once
                             // Kafka has acknowledged all its records.
                             let token = BatchToken::open(&self.sink, checkpoint.clone());
@@ -431,6 +522,9 @@ impl Pipeline {
             }
         }
         PluginStats::add(&sink.stats.produced, produced);
+        if let Some(t) = &mut self.transactions {
+            t.handed(produced);
+        }
     }
 
     /// The partitioner's choice for each record, grouped by topic so that it

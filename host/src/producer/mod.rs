@@ -1,5 +1,5 @@
 //! Kafka: one shared producer for every plugin, per-plugin in-flight caps,
-//! topic creation, and the embedded cluster for runs without a broker.
+//! a transactional producer per exactly-once source, topic creation, and the embedded cluster for runs without a broker.
 
 pub mod admission;
 pub mod dead_letter;
@@ -8,7 +8,9 @@ pub mod inflight;
 pub mod settings;
 pub mod shared;
 pub mod topics;
+pub mod transactional;
 
 pub use admission::Admission;
 pub use inflight::InFlight;
 pub use shared::{BatchToken, RecordSink, SharedProducer};
+pub use transactional::{TransactionalProducers, TxnOutcome};

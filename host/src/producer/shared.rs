@@ -16,6 +16,7 @@ use streamplug_codec::RecordRef;
 use super::admission::Admission;
 use super::dead_letter::{DeadLetterTarget, Failed};
 use super::inflight::InFlight;
+use super::transactional::TxnOutcome;
 use crate::checkpoint::CheckpointTracker;
 use crate::stats::PluginStats;
 
@@ -34,6 +35,9 @@ pub struct RecordSink {
     pub carries_dead_letters: bool,
     /// Which of the source's checkpoints Kafka has acknowledged.
     pub checkpoints: Arc<CheckpointTracker>,
+    /// Set for an exactly-once source: its records count as delivered only
+    /// once their transaction commits.
+    pub transaction: Option<TxnOutcome>,
 }
 
 /// What a record's delivery report updates besides its source's counters:
@@ -90,6 +94,7 @@ impl RecordSink {
             dead_letter: None,
             carries_dead_letters: false,
             checkpoints: Arc::default(),
+            transaction: None,
         }
     }
 
@@ -129,6 +134,14 @@ impl ProducerContext for DeliveryRouter {
             Err((e, m)) => (m, Some(e)),
         };
         let bytes = message_bytes(message);
+        if let Some(txn) = &sink.transaction {
+            // Before the release below, so that whoever waits for nothing to
+            // be in flight also sees this report counted.
+            txn.report(error, message.topic(), bytes);
+            sink.in_flight.release(1, bytes);
+            token.record_done();
+            return;
+        }
         sink.in_flight.release(1, bytes);
         if let Some(gate) = &sink.admission {
             gate.release(1, bytes);
@@ -192,7 +205,7 @@ fn is_too_large(e: &KafkaError) -> bool {
 }
 
 pub struct SharedProducer {
-    producer: ThreadedProducer<DeliveryRouter>,
+    pub(super) producer: ThreadedProducer<DeliveryRouter>,
 }
 
 impl SharedProducer {
@@ -218,7 +231,6 @@ impl SharedProducer {
         record: &RecordRef<'_>,
         partition: Option<i32>,
     ) -> Result<(), Refused> {
-        let sink = &token.sink;
         let bytes = record.payload_len() as u64;
         token.pending.fetch_add(1, Ordering::AcqRel);
         let mut base: BaseRecord<'_, [u8], [u8], Arc<BatchToken>> =
@@ -245,6 +257,32 @@ impl SharedProducer {
             }
             base = base.headers(h);
         }
+        self.enqueue(token, base, bytes)
+    }
+
+    /// Hands a checkpoint record to librdkafka (an exactly-once source's,
+    /// inside its transaction).
+    pub fn send_keyed(
+        &self,
+        token: &Arc<BatchToken>,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), Refused> {
+        token.pending.fetch_add(1, Ordering::AcqRel);
+        let base = BaseRecord::with_opaque_to(topic, token.clone())
+            .key(key)
+            .payload(value);
+        self.enqueue(token, base, (key.len() + value.len()) as u64)
+    }
+
+    fn enqueue(
+        &self,
+        token: &Arc<BatchToken>,
+        mut base: BaseRecord<'_, [u8], [u8], Arc<BatchToken>>,
+        bytes: u64,
+    ) -> Result<(), Refused> {
+        let sink = &token.sink;
         let in_flight = sink.in_flight.acquire(1, bytes);
         if let Some(gate) = &sink.admission {
             gate.add_bytes(bytes);
@@ -267,7 +305,7 @@ impl SharedProducer {
                     // The polling thread drains the queue as the broker acks.
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err((e, _back)) => {
+                Err((e, back)) => {
                     sink.in_flight.release(1, bytes);
                     if let Some(gate) = &sink.admission {
                         gate.release(1, bytes);
@@ -275,7 +313,7 @@ impl SharedProducer {
                     token.record_done();
                     return Err(Refused {
                         too_large: is_too_large(&e),
-                        cause: format!("refused by the producer for topic `{topic}`: {e}"),
+                        cause: format!("refused by the producer for topic `{}`: {e}", back.topic),
                     });
                 }
             }

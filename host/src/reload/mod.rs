@@ -233,6 +233,9 @@ impl Reloader {
                 if let Some(c) = &shared.committer {
                     c.finish(name);
                 }
+                if let Some(t) = &shared.transactional {
+                    t.remove(name);
+                }
                 tracing::info!(
                     plugin = name.as_str(),
                     "source removed; its records were flushed"
@@ -250,7 +253,10 @@ impl Reloader {
         }
         for name in plan.add.iter().chain(&plan.restart) {
             let Some(s) = new.source(name) else { continue };
-            let resume = checkpoints.remove(name).flatten();
+            let resume = match checkpoints.remove(name) {
+                Some(taken_over) => taken_over,
+                None => shared.resume_point(s)?,
+            };
             running.insert(name.clone(), shared.start(&new, &plugins, s, resume)?);
         }
         for plugin in &plan.respec {

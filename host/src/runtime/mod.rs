@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::checkpoint::{self, Committer};
-use crate::config::{Config, Corrupt};
+use crate::config::{Config, Corrupt, Delivery, StoreKind};
 use crate::engine::{self, EpochTicker};
 use crate::pipeline::Stop;
 use crate::plugin::{LoadedPlugin, Loader};
 use crate::producer::dead_letter::DeadLetterQueue;
 use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::topics::{self, TopicSpec};
-use crate::producer::{Admission, SharedProducer, settings};
+use crate::producer::{Admission, SharedProducer, TransactionalProducers, settings};
 use crate::reload::{Controls, Reloader, reload_on_sighup};
 use crate::stats::{StatsRegistry, Summary};
 
@@ -96,10 +96,28 @@ pub fn run_with(
 
     // Where sources resume from: their last checkpoint that Kafka
     // acknowledged, if checkpoints are kept.
-    let (committer, committed) = match &config.checkpoints {
-        None => (None, HashMap::new()),
+    let (committer, committed, transactional) = match &config.checkpoints {
+        None => (None, HashMap::new(), None),
         Some(c) => {
             let store = checkpoint::open_store(c, &client_config, &signals)?;
+            let transactional = (c.store == StoreKind::Kafka).then(|| {
+                TransactionalProducers::new(
+                    &client_config,
+                    &c.topic,
+                    config.kafka.message_timeout_ms,
+                )
+            });
+            // Registering an exactly-once source's producer aborts the
+            // transaction a crashed run left open. That must happen before
+            // the checkpoints are read: an open transaction hides every
+            // checkpoint written after it began, other sources' included.
+            if let Some(txn) = &transactional {
+                for s in &config.sources {
+                    if *s.delivery.get_ref() == Delivery::ExactlyOnce {
+                        txn.get_or_init(s.name.get_ref())?;
+                    }
+                }
+            }
             let committed = match (store.load_all(), c.corrupt) {
                 (Ok(all), _) => all,
                 (Err(e), Corrupt::Fail) => {
@@ -122,7 +140,11 @@ pub fn run_with(
                 store.describe()
             );
             let interval = Duration::from_millis(c.interval_ms.max(1));
-            (Some(Committer::start(store, interval)?), committed)
+            (
+                Some(Committer::start(store, interval)?),
+                committed,
+                transactional,
+            )
         }
     };
     let dead_letters = DeadLetterQueue::start(producer.clone())?;
@@ -139,6 +161,7 @@ pub fn run_with(
         partition_counts: Mutex::new(partition_counts),
         tenant_quotas: Mutex::new(HashMap::new()),
         committer,
+        transactional,
     };
     let mut running = BTreeMap::new();
     for s in &config.sources {

@@ -7,16 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use wasmtime::Engine;
 
 use crate::checkpoint::Committer;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, Delivery, SourceConfig};
 use crate::pipeline::quota::QuotaSlot;
-use crate::pipeline::{Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop, SwapQueue};
+use crate::pipeline::{
+    Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop, SwapQueue, Transactions,
+};
 use crate::plugin::LoadedPlugin;
 use crate::producer::dead_letter::{DeadLetter, DeadLetterTarget};
-use crate::producer::{Admission, InFlight, RecordSink, SharedProducer};
+use crate::producer::{
+    Admission, InFlight, RecordSink, SharedProducer, TransactionalProducers, TxnOutcome,
+};
 use crate::stats::StatsRegistry;
 
 /// What every pipeline of a run shares.
@@ -34,6 +38,8 @@ pub struct Shared {
     pub tenant_quotas: Mutex<HashMap<String, Arc<QuotaSlot>>>,
     /// Commits acknowledged checkpoints, if `[checkpoints]` is configured.
     pub committer: Option<Committer>,
+    /// The producers of exactly-once sources (`[checkpoints]` in Kafka).
+    pub transactional: Option<TransactionalProducers>,
 }
 
 /// One source's pipeline, running.
@@ -145,9 +151,35 @@ impl Shared {
                 queue: self.dead_letters.clone(),
             });
         }
-        sink.admission = Some(self.admission.clone());
+        let exactly_once = *s.delivery.get_ref() == Delivery::ExactlyOnce;
+        let mut transactions = None;
+        let mut producer = self.producer.clone();
+        if exactly_once {
+            let (Some(txn), Some(checkpoints)) = (&self.transactional, &config.checkpoints) else {
+                bail!(
+                    "source `{}`: exactly-once delivery needs `[checkpoints]` in Kafka",
+                    s.name.get_ref()
+                );
+            };
+            producer = txn.get_or_init(s.name.get_ref())?;
+            // Its records count as delivered when their transaction commits;
+            // its own producer has its own queue, so the shared window is
+            // not its to take.
+            sink.transaction = Some(TxnOutcome::default());
+            sink.checkpoints.set_durable();
+            transactions = Some(Transactions::new(
+                producer.clone(),
+                &checkpoints.topic,
+                source.name.clone(),
+                Duration::from_millis(checkpoints.interval_ms.max(1)),
+                Duration::from_millis(config.kafka.message_timeout_ms) + Duration::from_secs(5),
+                source.stats.clone(),
+            ));
+        } else {
+            sink.admission = Some(self.admission.clone());
+        }
         let sink = Arc::new(sink);
-        if let Some(c) = &self.committer {
+        if let Some(c) = self.committer.as_ref().filter(|_| !exactly_once) {
             c.register(s.name.get_ref(), sink.checkpoints.clone());
         }
         let quota = Arc::new(QuotaSlot::new(&s.quota));
@@ -177,10 +209,11 @@ impl Shared {
                 sink: sink.clone(),
                 ticket: self.admission.ticket(s.weight),
                 swaps: swaps.clone(),
+                transactions,
             },
             PipelineEnv {
                 engine: self.engine.clone(),
-                producer: self.producer.clone(),
+                producer,
                 stop: stop.clone(),
                 backoff: Backoff {
                     initial: Duration::from_millis(config.runtime.restart_backoff_ms),
@@ -204,6 +237,26 @@ impl Shared {
             quota,
             plugins: plugin_names,
         })
+    }
+}
+
+impl Shared {
+    /// Where a source added by a reload resumes: its committed checkpoint.
+    /// An exactly-once source's producer is registered first, which aborts
+    /// any transaction a crashed instance left open.
+    pub fn resume_point(&self, s: &SourceConfig) -> Result<Option<Vec<u8>>> {
+        let name = s.name.get_ref();
+        if *s.delivery.get_ref() == Delivery::ExactlyOnce
+            && let Some(txn) = &self.transactional
+        {
+            txn.get_or_init(name)?;
+        }
+        match &self.committer {
+            Some(c) => c
+                .load(name)
+                .with_context(|| format!("cannot read the checkpoint of source `{name}`")),
+            None => Ok(None),
+        }
     }
 }
 

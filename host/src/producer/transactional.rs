@@ -1,0 +1,178 @@
+//! The producers of exactly-once sources: one transactional producer per
+//! source (a transaction belongs to one producer, and one source's commit
+//! must not wait for another's records), and what a transaction's delivery
+//! reports add up to before it commits or aborts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::Producer;
+
+use super::shared::{DeliveryRouter, SharedProducer};
+
+/// Delivery reports of the open transaction. A report means the record is
+/// written, not yet visible: only the commit makes it delivered.
+#[derive(Default)]
+pub struct TxnOutcome {
+    acked: AtomicU64,
+    acked_bytes: AtomicU64,
+    /// The first record the broker refused: why the transaction must abort.
+    refused: Mutex<Option<String>>,
+}
+
+impl TxnOutcome {
+    /// From the delivery callback: counters only.
+    pub(super) fn report(&self, error: Option<&KafkaError>, topic: &str, bytes: u64) {
+        match error {
+            None => {
+                self.acked.fetch_add(1, SeqCst);
+                self.acked_bytes.fetch_add(bytes, SeqCst);
+            }
+            // Purged by an abort: the abort has its own cause.
+            Some(KafkaError::MessageProduction(
+                RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight,
+            )) => {}
+            Some(e) => {
+                let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+                if refused.is_none() {
+                    *refused = Some(format!("refused by Kafka for topic `{topic}`: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Records and bytes acknowledged since the last call.
+    pub fn take_acked(&self) -> (u64, u64) {
+        (self.acked.swap(0, SeqCst), self.acked_bytes.swap(0, SeqCst))
+    }
+
+    /// Why a record was refused since the last call, if one was.
+    pub fn take_refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+/// The transactional producer of each exactly-once source, made on first
+/// use and kept across restarts of its pipeline.
+pub struct TransactionalProducers {
+    client: ClientConfig,
+    /// Part of every transactional id: the checkpoint topic, whose key for
+    /// the source is the other part, so one id stands for one source state.
+    checkpoint_topic: String,
+    producers: Mutex<HashMap<String, Arc<SharedProducer>>>,
+}
+
+impl TransactionalProducers {
+    /// `client` is the shared producer's config: same brokers, batching and
+    /// compression. `message_timeout_ms` bounds a transaction's length too.
+    pub fn new(client: &ClientConfig, checkpoint_topic: &str, message_timeout_ms: u64) -> Self {
+        let mut client = client.clone();
+        // librdkafka refuses a message timeout longer than the transaction
+        // timeout; a user's own setting wins.
+        if client.get("transaction.timeout.ms").is_none() {
+            client.set(
+                "transaction.timeout.ms",
+                message_timeout_ms.max(60_000).to_string(),
+            );
+        }
+        client.set("enable.idempotence", "true");
+        Self {
+            client,
+            checkpoint_topic: checkpoint_topic.to_string(),
+            producers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The transactional id of `source`.
+    pub fn id(&self, source: &str) -> String {
+        format!("streamplug:{}:{source}", self.checkpoint_topic)
+    }
+
+    /// `source`'s producer, made and registered with the cluster if it is
+    /// new. Registering fences any earlier producer with the same id (a
+    /// crashed or still running instance of this source) and aborts its open
+    /// transaction, so it must happen before the source's checkpoint is read.
+    pub fn get_or_init(&self, source: &str) -> Result<Arc<SharedProducer>> {
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = producers.get(source) {
+            return Ok(p.clone());
+        }
+        let id = self.id(source);
+        let producer = SharedProducer::transactional(&self.client, &id)
+            .with_context(|| format!("exactly-once source `{source}`"))?;
+        let producer = Arc::new(producer);
+        producers.insert(source.to_string(), producer.clone());
+        Ok(producer)
+    }
+
+    /// Forgets `source`'s producer (the source was removed).
+    pub fn remove(&self, source: &str) {
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(source);
+    }
+}
+
+/// What a failed transaction call means for the source.
+pub enum TxnError {
+    /// Try the same call again.
+    Retriable(String),
+    /// The open transaction must be aborted.
+    Abort(String),
+    /// This producer cannot go on (fenced by a newer instance, or a fatal
+    /// producer error): the source stops.
+    Fatal(String),
+}
+
+fn classify(e: KafkaError) -> TxnError {
+    let text = e.to_string();
+    match &e {
+        KafkaError::Transaction(t) if t.is_fatal() => TxnError::Fatal(text),
+        KafkaError::Transaction(t) if t.txn_requires_abort() => TxnError::Abort(text),
+        KafkaError::Transaction(t) if t.is_retriable() => TxnError::Retriable(text),
+        _ => TxnError::Abort(text),
+    }
+}
+
+impl SharedProducer {
+    /// A producer of its own for one exactly-once source, registered with
+    /// the cluster under `id`.
+    fn transactional(client: &ClientConfig, id: &str) -> Result<Self> {
+        let mut config = client.clone();
+        config.set("transactional.id", id);
+        let producer: rdkafka::producer::ThreadedProducer<DeliveryRouter> = config
+            .create_with_context(DeliveryRouter)
+            .context("cannot create its transactional producer")?;
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .map_err(|e| {
+                anyhow!(
+                    "cannot register transactional id `{id}` with the cluster: {e} (transactions need a broker with `transaction.state.log.*` settings its size allows)"
+                )
+            })?;
+        Ok(Self { producer })
+    }
+
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        self.producer.begin_transaction().map_err(classify)
+    }
+
+    /// Flushes the open transaction's records and commits them.
+    pub fn commit_transaction(&self, timeout: Duration) -> Result<(), TxnError> {
+        self.producer.commit_transaction(timeout).map_err(classify)
+    }
+
+    /// Aborts the open transaction; its queued records are purged.
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<(), TxnError> {
+        self.producer.abort_transaction(timeout).map_err(classify)
+    }
+}
