@@ -340,6 +340,16 @@ impl Summary {
             for (cause, n) in &p.failures {
                 let _ = writeln!(out, "  {n} failed: {cause}");
             }
+            if p.transactions + p.aborted > 0 {
+                let _ = writeln!(
+                    out,
+                    "  exactly-once: {} transactions committed; {} records in aborted ones, made again",
+                    p.transactions, p.aborted
+                );
+            }
+            for (cause, n) in &p.aborts {
+                let _ = writeln!(out, "  {n} transaction(s) aborted: {cause}");
+            }
             if p.dead_lettered + p.dead_letter_failed > 0 {
                 let _ = writeln!(
                     out,
