@@ -166,6 +166,9 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Pre-reserve instance slots (faster instantiation, more address space).
     pub pooling_allocator: bool,
+    /// Instances the pooling allocator has slots for: every plugin of every
+    /// pipeline, plus one for each plugin being hot swapped.
+    pub max_instances: u32,
     /// First restart delay after a plugin fails; doubles up to the maximum.
     pub restart_backoff_ms: u64,
     pub restart_backoff_max_ms: u64,
@@ -187,6 +190,7 @@ impl Default for RuntimeConfig {
         Self {
             cache_dir: None,
             pooling_allocator: true,
+            max_instances: crate::engine::POOLED_INSTANCES,
             restart_backoff_ms: 100,
             restart_backoff_max_ms: 30_000,
             idle_backoff_ms: 50,
@@ -539,6 +543,14 @@ impl Config {
         let at = |span: Range<usize>| line_of(text, span.start);
         if self.sources.is_empty() {
             return Err("no [[source]] is configured: nothing would be produced".into());
+        }
+        // Each slot reserves address space for its largest memory (4 GiB,
+        // twice): past this the pool would not fit a 47-bit address space.
+        if !(1..=10_000).contains(&self.runtime.max_instances) {
+            return Err(format!(
+                "[runtime]: `max_instances` must be 1 to 10000, not {}",
+                self.runtime.max_instances
+            ));
         }
         if self.kafka.max_in_flight_records == 0 || self.kafka.max_in_flight_bytes.0 == 0 {
             return Err(

@@ -13,28 +13,34 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// precise to about this much.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// How many plugin instances the pooling allocator reserves slots for.
-const POOLED_INSTANCES: u32 = 1_000;
+/// How many plugin instances the pooling allocator reserves slots for,
+/// unless `runtime.max_instances` says otherwise.
+pub const POOLED_INSTANCES: u32 = 1_000;
 
 /// Builds the engine. `pooling` pre-reserves instance slots: instantiation
 /// then costs ~15-20 µs instead of ~30 µs, at the price of address space.
 pub fn build(pooling: bool) -> Result<Engine> {
+    build_with(pooling.then_some(POOLED_INSTANCES))
+}
+
+/// Builds the engine, with a pool of `slots` instances if given.
+pub fn build_with(pool_slots: Option<u32>) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     // The concurrent (component-model async) call path costs ~1.1 µs per
     // call instead of ~0.22 µs, and plugins do not need it.
     config.concurrency_support(false);
     config.epoch_interruption(true);
-    if pooling {
+    if let Some(slots) = pool_slots {
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOLED_INSTANCES);
+        pool.total_component_instances(slots);
         // A Rust component has ~3 core instances, componentize-py's ~14.
         pool.max_core_instances_per_component(32);
-        pool.total_core_instances(POOLED_INSTANCES * 4);
+        pool.total_core_instances(slots.saturating_mul(4));
         pool.max_memories_per_component(4);
-        pool.total_memories(POOLED_INSTANCES * 2);
+        pool.total_memories(slots.saturating_mul(2));
         pool.max_tables_per_component(8);
-        pool.total_tables(POOLED_INSTANCES * 4);
+        pool.total_tables(slots.saturating_mul(4));
         // Per-plugin memory caps are enforced by each store's limiter; the
         // pool only needs room for the largest one.
         pool.max_memory_size(4 << 30);

@@ -53,3 +53,28 @@ fn density_bench_runs_at_small_scale() {
         );
     }
 }
+
+/// A host with more plugin instances than pool slots says which setting to
+/// raise, instead of failing obscurely.
+#[test]
+fn running_out_of_instance_slots_names_the_setting() {
+    let dir = streamplug_tests::Scratch::new("slots");
+    let topic = unique_topic("slots");
+    let mut config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[runtime]\nmax_instances = 2\nmax_restarts = 0\n",
+        brokers()
+    );
+    for i in 0..3 {
+        config += &format!(
+            "[[source]]\nname = \"gen{i}\"\nwasm = \"{}\"\ntopic = \"{topic}\"\n[source.config]\ncount = 3\nrate = 1\n",
+            streamplug_tests::artifacts::DATAGEN
+        );
+    }
+    let path = dir.write("config.toml", &config);
+    let out = streamplug_tests::run_to_end(&path, &dir.path().join("summary.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("raise `runtime.max_instances`"),
+        "{stderr}"
+    );
+}

@@ -129,7 +129,9 @@ fn a_record_the_broker_refuses_aborts_and_names_the_cause() {
     let dir = Scratch::new("eos-refused");
     let topic = unique_topic("eos-refused");
     // The topic takes batches of at most 2000 bytes; every value is 3000.
+    // Uncompressed, so that the broker sees each record's real size.
     let config = header(&unique_topic("eos-refused-checkpoints"))
+        .replace("[checkpoints]", "compression = \"none\"\n[checkpoints]")
         + "[runtime]\nmax_restarts = 2\nrestart_backoff_ms = 10\n"
         + &source(
             "gen",

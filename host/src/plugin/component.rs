@@ -2,9 +2,10 @@
 //! cache), find which world it implements and link it against the host, so
 //! that instances can later be made from a ready template.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::Engine;
@@ -47,6 +48,7 @@ impl fmt::Display for World {
 }
 
 /// A template to instantiate a plugin from, type-checked against its world.
+#[derive(Clone)]
 pub(crate) enum Template {
     Source(source::SourcePre<HostState>),
     Transform(transform::TransformPre<HostState>),
@@ -95,6 +97,10 @@ pub struct Loader {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompileCache,
+    /// Plugins loaded and still in use, by content hash: many plugins of one
+    /// file share one compiled component (loading it again maps its code
+    /// again, ~400 KiB of RSS per plugin).
+    loaded: Mutex<HashMap<String, Weak<LoadedPlugin>>>,
 }
 
 impl Loader {
@@ -103,14 +109,46 @@ impl Loader {
             engine: engine.clone(),
             linker: linker(engine)?,
             cache: CompileCache::new(engine, cache_dir.unwrap_or_else(CompileCache::default_dir)),
+            loaded: Mutex::default(),
         })
+    }
+
+    /// The plugin at `path` if the same content is loaded already.
+    fn shared(&self, path: &Path) -> Option<Arc<LoadedPlugin>> {
+        let bytes = std::fs::read(path).ok()?;
+        let hash = content_hash(&bytes);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.retain(|_, p| p.strong_count() > 0);
+        let same = loaded.get(&hash)?.upgrade()?;
+        if same.path == path {
+            return Some(same);
+        }
+        Some(Arc::new(LoadedPlugin {
+            path: path.to_path_buf(),
+            hash: same.hash.clone(),
+            world: same.world,
+            origin: Origin::Cached,
+            imports: same.imports.clone(),
+            exports: same.exports.clone(),
+            template: same.template.clone(),
+        }))
     }
 
     /// Loads plugin `name` from `path`, which must implement `world`.
     pub fn load_as(&self, name: &str, path: &Path, world: World) -> Result<Arc<LoadedPlugin>> {
         let started = std::time::Instant::now();
-        let loaded = load(&self.engine, &self.linker, &self.cache, path)
-            .with_context(|| format!("plugin `{name}`"))?;
+        let loaded = match self.shared(path) {
+            Some(p) => p,
+            None => {
+                let p = load(&self.engine, &self.linker, &self.cache, path)
+                    .with_context(|| format!("plugin `{name}`"))?;
+                self.loaded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(p.hash.clone(), Arc::downgrade(&p));
+                p
+            }
+        };
         if loaded.world != world {
             bail!(
                 "plugin `{name}`: {} implements the {} world but is configured as a [[{world}]]",

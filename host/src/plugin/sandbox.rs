@@ -159,6 +159,10 @@ impl Sandbox {
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
         self.call(|s| f(s).map(Ok)).map_err(|e| match e {
+            // The pooling allocator's slots are all taken: say which setting.
+            PluginError::Failed(m) if m.contains("concurrent limit") => PluginError::Failed(
+                format!("cannot instantiate: {m} (raise `runtime.max_instances`)"),
+            ),
             PluginError::Failed(m) => PluginError::Failed(format!("cannot instantiate: {m}")),
             other => other,
         })

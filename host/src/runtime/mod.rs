@@ -49,7 +49,12 @@ pub fn run_with(
         .build()
         .context("cannot start the async runtime")?;
 
-    let engine = engine::build(config.runtime.pooling_allocator)?;
+    let engine = engine::build_with(
+        config
+            .runtime
+            .pooling_allocator
+            .then_some(config.runtime.max_instances),
+    )?;
     let _ticker = EpochTicker::start(&engine)?;
     let loader = Loader::new(&engine, config.runtime.cache_dir.clone())?;
     let plugins = load_plugins(config, &loader)?;
