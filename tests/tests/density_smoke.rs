@@ -73,8 +73,5 @@ fn running_out_of_instance_slots_names_the_setting() {
     let path = dir.write("config.toml", &config);
     let out = streamplug_tests::run_to_end(&path, &dir.path().join("summary.json"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("raise `runtime.max_instances`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("raise `runtime.max_instances`"), "{stderr}");
 }

@@ -189,7 +189,10 @@ fn create_time_span(topic: &str) -> Result<(u64, i64, i64)> {
             Some(Ok(m)) => {
                 idle = 0;
                 count += 1;
-                let ts = m.timestamp().to_millis().context("a record without a timestamp")?;
+                let ts = m
+                    .timestamp()
+                    .to_millis()
+                    .context("a record without a timestamp")?;
                 first = first.min(ts);
                 last = last.max(ts);
             }
