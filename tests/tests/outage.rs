@@ -1,6 +1,7 @@
 //! A broker outage in the middle of a run: the real broker is stopped for
 //! 30 s and started again. The host keeps running, its sources wait within
-//! their in-flight caps, memory stays bounded, and every record arrives.
+//! their in-flight caps, memory stays bounded, and every record arrives,
+//! once, whether through the shared producer or an exactly-once source's.
 //! (Alone in its own test binary: it takes the shared test broker down.)
 
 use std::collections::HashMap;
@@ -48,12 +49,23 @@ fn rss_kib(pid: u32) -> u64 {
 fn a_30_second_broker_outage_loses_nothing() {
     let dir = Scratch::new("outage");
     let topic = unique_topic("outage");
+    let eos_topic = unique_topic("outage-eos");
+    // The same source twice: through the shared producer, and exactly-once
+    // (its transaction's commit waits the outage out).
+    let source = |name: &str, topic: &str, delivery: &str| {
+        format!(
+            "[[source]]\nname = \"{name}\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nbatch_size = 500\n\
+             max_in_flight_records = 5000\ndelivery = \"{delivery}\"\n\
+             [source.config]\ncount = {RECORDS}\nrate = 5000\ntimestamp = \"none\"\n",
+            artifacts::DATAGEN
+        )
+    };
     let config = format!(
-        "[kafka]\nbrokers = \"{}\"\n\
-         [[source]]\nname = \"gen\"\nwasm = \"{}\"\ntopic = \"{topic}\"\nbatch_size = 500\nmax_in_flight_records = 5000\n\
-         [source.config]\ncount = {RECORDS}\nrate = 5000\ntimestamp = \"none\"\n",
+        "[kafka]\nbrokers = \"{}\"\n[checkpoints]\ntopic = \"{}\"\n{}{}",
         brokers(),
-        artifacts::DATAGEN
+        unique_topic("outage-checkpoints"),
+        source("gen", &topic, "at_least_once"),
+        source("gen-eos", &eos_topic, "exactly_once"),
     );
     let path = dir.write("config.toml", &config);
     let summary = dir.path().join("summary.json");
@@ -82,32 +94,37 @@ fn a_30_second_broker_outage_loses_nothing() {
     let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
     assert!(status.success(), "{stderr}");
     let s = read_summary(&summary);
-    assert_eq!(counter(&s, "gen", "delivered"), RECORDS, "{s}");
-    assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
-    assert!(
-        counter(&s, "gen", "peak_in_flight") <= 5_000 + 500,
-        "paused within its cap: {s}"
-    );
+    for name in ["gen", "gen-eos"] {
+        assert_eq!(counter(&s, name, "delivered"), RECORDS, "{s}");
+        assert_eq!(counter(&s, name, "failed"), 0, "{s}");
+        assert!(
+            counter(&s, name, "peak_in_flight") <= 5_000 + 500,
+            "paused within its cap: {s}"
+        );
+    }
     eprintln!("RSS {before} KiB before the outage, at most {peak} KiB during it");
     assert!(
         peak <= before + 64 * 1024,
         "memory grew from {before} to {peak} KiB"
     );
 
-    let records = consume_all(&brokers(), &topic, Duration::from_secs(1)).expect("consume");
-    let mut seen: HashMap<u64, u32> = HashMap::new();
-    for r in &records {
-        *seen.entry(r.seq()).or_default() += 1;
+    for (name, topic) in [("gen", &topic), ("gen-eos", &eos_topic)] {
+        let records = consume_all(&brokers(), topic, Duration::from_secs(1)).expect("consume");
+        let mut seen: HashMap<u64, u32> = HashMap::new();
+        for r in &records {
+            *seen.entry(r.seq()).or_default() += 1;
+        }
+        let missing = (0..RECORDS).filter(|n| !seen.contains_key(n)).count();
+        assert_eq!(missing, 0, "{name}: records missing after the outage");
+        let duplicates = records.len() as u64 - RECORDS;
+        eprintln!(
+            "{name}: {} records, {duplicates} duplicates, {} aborted",
+            records.len(),
+            counter(&s, name, "aborted")
+        );
+        assert_eq!(
+            duplicates, 0,
+            "{name}: retried without duplicates (idempotent producer, or the transaction)"
+        );
     }
-    let missing = (0..RECORDS).filter(|n| !seen.contains_key(n)).count();
-    assert_eq!(missing, 0, "records missing after the outage");
-    let duplicates = records.len() as u64 - RECORDS;
-    eprintln!(
-        "{} records, {duplicates} duplicates (idempotent producer)",
-        records.len()
-    );
-    assert_eq!(
-        duplicates, 0,
-        "the idempotent producer retried without duplicates"
-    );
 }
