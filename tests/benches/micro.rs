@@ -340,12 +340,6 @@ fn bench_compile(c: &mut Criterion, host: &Host) -> Result<()> {
     Ok(())
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Where criterion writes its estimates: as criterion itself decides it
 /// (`CRITERION_HOME`, else `<target dir>/criterion`).
 fn criterion_dir() -> PathBuf {
@@ -451,7 +445,7 @@ fn summary(since: SystemTime, load_start: &str) -> Result<()> {
         "command": "cargo bench -p streamplug-tests --bench micro",
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "loadavg_start": load_start,
-        "loadavg_end": loadavg(),
+        "loadavg_end": streamplug_tests::loadavg(),
         "value_bytes": 100,
         "stage_ns_per_record": stages,
         "stage_note": "one call with a whole batch, divided by the batch size; \
@@ -480,7 +474,7 @@ fn summary(since: SystemTime, load_start: &str) -> Result<()> {
 
 fn main() -> Result<()> {
     let started = SystemTime::now();
-    let load_start = loadavg();
+    let load_start = streamplug_tests::loadavg();
     let mut c = criterion();
     let pooled = Host::new(true)?;
     bench_stages(&mut c, &pooled)?;

@@ -441,6 +441,53 @@ pub fn assert_complete(topic: &str, count: u64) {
     );
 }
 
+/// Runs `config` and kills the host with SIGKILL `rounds` times, each time
+/// at a pseudo-random point (from `seed`) 0.3 to 1.8 s after its sources are
+/// running, so that every kill lands while records are being made. From the
+/// second round on, the host must have resumed from a committed checkpoint.
+pub fn kill_9_at_random_points(config: &Path, summary: &Path, dir: &Path, seed: u64, rounds: u32) {
+    let mut x = seed;
+    for round in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = spawn_run(config, summary, dir);
+        // Start-up varies: an exactly-once producer waits for the
+        // coordinator to abort what the last kill left open (seconds, if
+        // the kill hit a commit). Count from when the sources run.
+        let log = dir.join("stderr.log");
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("streamplug: running")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "round {round}: not running after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300 + x % 1500));
+        child.kill().expect("kill -9");
+        assert!(!child.wait().expect("wait").success(), "round {round}");
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        if round > 0 {
+            assert!(
+                log.contains("resuming from its last committed checkpoint"),
+                "round {round} did not resume:\n{log}"
+            );
+        }
+    }
+}
+
+/// The machine's load average as `/proc/loadavg` gives it, for benchmark
+/// results (these machines are shared, so readers need to judge the noise).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

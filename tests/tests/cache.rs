@@ -47,3 +47,24 @@ fn second_load_comes_from_the_cache_and_a_corrupt_entry_is_recompiled() {
     let fourth = plugin::load(&engine, &linker, &cache, path).unwrap();
     assert_eq!(fourth.origin, Origin::Cached);
 }
+
+/// Plugins of one file share one loaded component (its code mapped once),
+/// for as long as any of them is in use.
+#[test]
+fn plugins_of_one_file_share_one_loaded_component() {
+    let dir = Scratch::new("shared-load");
+    let engine = engine::build(false).unwrap();
+    let loader = plugin::Loader::new(&engine, Some(dir.path().to_path_buf())).unwrap();
+    let path = std::path::Path::new(artifacts::DATAGEN);
+    let a = loader.load_as("a", path, plugin::World::Source).unwrap();
+    let b = loader.load_as("b", path, plugin::World::Source).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b), "loaded twice");
+    // Sharing does not skip the world check.
+    let e = loader
+        .load_as("c", path, plugin::World::Transform)
+        .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("is configured as a [[transform]]"),
+        "{e:#}"
+    );
+}

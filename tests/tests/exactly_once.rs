@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use streamplug_tests::{
-    Scratch, artifacts, brokers, consume_all, consume_all_uncommitted, counter, read_summary,
-    run_to_end, spawn_run, unique_topic, wait_with_limit,
+    Scratch, artifacts, brokers, consume_all, consume_all_uncommitted, counter,
+    kill_9_at_random_points, read_summary, run_to_end, spawn_run, unique_topic, wait_with_limit,
 };
 
 const RECORDS: u64 = 150_000;
@@ -65,39 +65,7 @@ fn kill_9_five_times_leaves_every_record_exactly_once_for_read_committed() {
         + &source("gen-b", &topic_b, "exactly_once", &gen_config);
     let path = dir.write("config.toml", &config);
     let summary = dir.path().join("summary.json");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for round in 0..5 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let after = Duration::from_millis(300 + x % 1500);
-        let mut child = spawn_run(&path, &summary, dir.path());
-        // Registering a transactional producer waits for the coordinator to
-        // abort what the last kill left open (seconds if the kill hit a
-        // commit): count from when the sources run.
-        let log = dir.path().join("stderr.log");
-        let started = std::time::Instant::now();
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("running 2 source(s)")
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "round {round}: not running after 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(after);
-        child.kill().expect("kill -9");
-        assert!(!child.wait().expect("wait").success(), "round {round}");
-        let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
-        if round > 0 {
-            assert!(
-                log.contains("resuming from its last committed checkpoint"),
-                "round {round} did not resume:\n{log}"
-            );
-        }
-    }
+    kill_9_at_random_points(&path, &summary, dir.path(), 0x9E37_79B9_7F4A_7C15, 5);
     let mut last = spawn_run(&path, &summary, dir.path());
     assert!(wait_with_limit(&mut last, Duration::from_secs(120)).success());
     let s = read_summary(&summary);

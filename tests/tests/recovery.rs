@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use streamplug_tests::{
-    Scratch, artifacts, brokers, consume_all, read_summary, run_to_end, spawn_run, unique_topic,
-    wait_with_limit,
+    Scratch, artifacts, brokers, consume_all, kill_9_at_random_points, read_summary, run_to_end,
+    spawn_run, unique_topic, wait_with_limit,
 };
 
 const RECORDS: u64 = 150_000;
@@ -34,26 +34,7 @@ fn survives_kill_9(store: &str, label: &str) {
     let topic = unique_topic(label);
     let path = dir.write("config.toml", &config(&topic, store));
     let summary = dir.path().join("summary.json");
-    // Deterministic "random" kill points between 0.8 and 2.3 s.
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for round in 0..5 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let after = Duration::from_millis(800 + x % 1500);
-        let mut child = spawn_run(&path, &summary, dir.path());
-        std::thread::sleep(after);
-        child.kill().expect("kill -9");
-        let status = child.wait().expect("wait");
-        assert!(!status.success(), "round {round}: it was killed");
-        let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
-        if round > 0 {
-            assert!(
-                log.contains("resuming from its last committed checkpoint"),
-                "round {round} did not resume:\n{log}"
-            );
-        }
-    }
+    kill_9_at_random_points(&path, &summary, dir.path(), 0x2545_F491_4F6C_DD1D, 5);
     let mut last = spawn_run(&path, &summary, dir.path());
     assert!(wait_with_limit(&mut last, Duration::from_secs(120)).success());
     let s = read_summary(&summary);

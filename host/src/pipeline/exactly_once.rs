@@ -88,8 +88,9 @@ impl Transactions {
         self.committed.clone()
     }
 
-    /// Opens a transaction unless one is open.
-    pub fn begin(&mut self) -> Result<(), Ended> {
+    /// Opens a transaction unless one is open. An error means the source
+    /// cannot go on (nothing is open to abort).
+    pub fn begin(&mut self) -> Result<(), String> {
         if self.began.is_some() {
             return Ok(());
         }
@@ -98,9 +99,8 @@ impl Transactions {
                 self.began = Some(Instant::now());
                 Ok(())
             }
-            Err(TxnError::Fatal(e)) => Err(Ended::Fatal(e)),
-            Err(TxnError::Abort(e) | TxnError::Retriable(e)) => {
-                Err(Ended::Fatal(format!("cannot begin a transaction: {e}")))
+            Err(TxnError::Fatal(e) | TxnError::Abort(e) | TxnError::Retriable(e)) => {
+                Err(format!("cannot begin a transaction: {e}"))
             }
         }
     }

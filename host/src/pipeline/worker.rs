@@ -170,21 +170,15 @@ impl Pipeline {
             return false;
         };
         let name = &*self.source.spec.name;
-        let stats = &self.source.spec.stats;
         match t.end(&self.sink, self.source.checkpoint().as_ref()) {
             Ended::Committed => false,
             Ended::Aborted(cause) => {
                 if t.aborts_in_a_row > self.env.backoff.max_restarts {
-                    tracing::error!(
-                        plugin = name,
-                        "transaction aborted: {cause}; giving up after {} aborts in a row (runtime.max_restarts = {}); nothing after the last committed checkpoint is visible, and the next run resumes from it",
-                        t.aborts_in_a_row,
-                        self.env.backoff.max_restarts
+                    let why = format!(
+                        "transaction aborted: {cause}; giving up after {} aborts in a row (runtime.max_restarts = {})",
+                        t.aborts_in_a_row, self.env.backoff.max_restarts
                     );
-                    stats
-                        .gave_up
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    self.halted = true;
+                    self.give_up(&why);
                     return true;
                 }
                 tracing::warn!(
@@ -196,17 +190,25 @@ impl Pipeline {
                 false
             }
             Ended::Fatal(cause) => {
-                tracing::error!(
-                    plugin = name,
-                    "exactly-once source stops: {cause}; the next run resumes from its last committed checkpoint"
-                );
-                stats
-                    .gave_up
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                self.halted = true;
+                self.give_up(&cause);
                 true
             }
         }
+    }
+
+    /// An exactly-once source that cannot go on stops; nothing after its
+    /// last committed checkpoint is visible.
+    fn give_up(&mut self, cause: &str) {
+        tracing::error!(
+            plugin = &*self.source.spec.name,
+            "exactly-once source stops: {cause}; nothing after the last committed checkpoint is visible, and the next run resumes from it"
+        );
+        self.source
+            .spec
+            .stats
+            .gave_up
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.halted = true;
     }
 
     fn run_batches(&mut self) {
@@ -247,17 +249,10 @@ impl Pipeline {
                             // plugin returning malformed batches backs off.
                             self.source.healthy();
                             PluginStats::add(&stats.records_in, u64::from(n));
-                            if let Some(Err(Ended::Fatal(cause) | Ended::Aborted(cause))) =
+                            if let Some(Err(cause)) =
                                 self.transactions.as_mut().map(Transactions::begin)
                             {
-                                tracing::error!(
-                                    plugin = &*name,
-                                    "exactly-once source stops: {cause}"
-                                );
-                                stats
-                                    .gave_up
-                                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                                self.halted = true;
+                                self.give_up(&cause);
                                 break;
                             }
                             // The batch's checkpoint becomes committable once

@@ -113,13 +113,12 @@ impl Loader {
         })
     }
 
-    /// The plugin at `path` if the same content is loaded already.
-    fn shared(&self, path: &Path) -> Option<Arc<LoadedPlugin>> {
-        let bytes = std::fs::read(path).ok()?;
-        let hash = content_hash(&bytes);
+    /// The plugin at `path`, whose content hashes to `hash`, if the same
+    /// content is loaded already.
+    fn shared(&self, path: &Path, hash: &str) -> Option<Arc<LoadedPlugin>> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         loaded.retain(|_, p| p.strong_count() > 0);
-        let same = loaded.get(&hash)?.upgrade()?;
+        let same = loaded.get(hash)?.upgrade()?;
         if same.path == path {
             return Some(same);
         }
@@ -137,10 +136,12 @@ impl Loader {
     /// Loads plugin `name` from `path`, which must implement `world`.
     pub fn load_as(&self, name: &str, path: &Path, world: World) -> Result<Arc<LoadedPlugin>> {
         let started = std::time::Instant::now();
-        let loaded = match self.shared(path) {
+        let bytes = read_plugin(path).with_context(|| format!("plugin `{name}`"))?;
+        let hash = content_hash(&bytes);
+        let loaded = match self.shared(path, &hash) {
             Some(p) => p,
             None => {
-                let p = load(&self.engine, &self.linker, &self.cache, path)
+                let p = load_bytes(&self.engine, &self.linker, &self.cache, path, &bytes, hash)
                     .with_context(|| format!("plugin `{name}`"))?;
                 self.loaded
                     .lock()
@@ -181,18 +182,35 @@ pub fn load(
     cache: &CompileCache,
     path: &Path,
 ) -> Result<Arc<LoadedPlugin>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read plugin file {}", path.display()))?;
-    load_bytes(engine, linker, cache, path, &bytes)
-        .with_context(|| format!("{} is not a valid streamplug plugin", path.display()))
+    let bytes = read_plugin(path)?;
+    let hash = content_hash(&bytes);
+    load_bytes(engine, linker, cache, path, &bytes, hash)
 }
 
+fn read_plugin(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read plugin file {}", path.display()))
+}
+
+/// `hash` is the content hash of `bytes`.
 fn load_bytes(
     engine: &Engine,
     linker: &Linker<HostState>,
     cache: &CompileCache,
     path: &Path,
     bytes: &[u8],
+    hash: String,
+) -> Result<Arc<LoadedPlugin>> {
+    check_and_link(engine, linker, cache, path, bytes, hash)
+        .with_context(|| format!("{} is not a valid streamplug plugin", path.display()))
+}
+
+fn check_and_link(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    cache: &CompileCache,
+    path: &Path,
+    bytes: &[u8],
+    hash: String,
 ) -> Result<Arc<LoadedPlugin>> {
     match bytes.get(..8) {
         Some(h) if &h[..4] == WASM_MAGIC && h[4..] == [1, 0, 0, 0] => bail!(
@@ -202,7 +220,6 @@ fn load_bytes(
         Some(h) if &h[..4] == WASM_MAGIC => {}
         _ => bail!("it is not WebAssembly (no `\\0asm` header)"),
     }
-    let hash = content_hash(bytes);
     let (component, origin) = cache
         .load(engine, bytes, &hash)
         .context("it does not compile")?;

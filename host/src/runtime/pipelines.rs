@@ -238,9 +238,7 @@ impl Shared {
             plugins: plugin_names,
         })
     }
-}
 
-impl Shared {
     /// Where a source added by a reload resumes: its committed checkpoint.
     /// An exactly-once source's producer is registered first, which aborts
     /// any transaction a crashed instance left open.

@@ -25,7 +25,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
-use streamplug_tests::{Scratch, artifacts, brokers, read_summary, run_to_end, unique_topic};
+use streamplug_tests::{
+    Scratch, artifacts, brokers, loadavg, read_summary, run_to_end, unique_topic,
+};
 
 const PARTITIONS: i32 = 6;
 
@@ -68,12 +70,6 @@ fn checkpoints() -> String {
         "[checkpoints]\nstore = \"kafka\"\ntopic = \"{}\"\n",
         unique_topic("bench-checkpoints")
     )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn main() -> Result<()> {

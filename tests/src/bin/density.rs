@@ -124,7 +124,7 @@ fn parent(o: &Options) -> Result<()> {
              and export STREAMPLUG_TEST_BROKERS=$(tests/kafka/broker.sh bootstrap)"
         );
     }
-    let load_start = loadavg();
+    let load_start = streamplug_tests::loadavg();
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let mut scenarios = serde_json::Map::new();
     for scenario in SCENARIOS {
@@ -154,7 +154,7 @@ fn parent(o: &Options) -> Result<()> {
         "active": o.active,
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "loadavg_start": load_start,
-        "loadavg_end": loadavg(),
+        "loadavg_end": streamplug_tests::loadavg(),
         "scenarios": scenarios,
     });
     if let Some(dir) = o.out.parent() {
@@ -164,12 +164,6 @@ fn parent(o: &Options) -> Result<()> {
         .with_context(|| format!("cannot write {}", o.out.display()))?;
     println!("written to {}", o.out.display());
     Ok(())
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
 
 /// This process's memory, in KiB, from /proc/self/status.

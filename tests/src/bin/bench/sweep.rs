@@ -58,8 +58,8 @@ use streamplug_codec::BatchReader;
 use streamplug_tests::{Scratch, artifacts, brokers, unique_topic};
 
 use super::{
-    Case, Knobs, MIB, Opts, create_topic, delete_topic, git_commit, median, parse_num, percentile,
-    run_case, size_label, streamplug_build, thousands, xml_escape,
+    Case, Knobs, MIB, Opts, create_topic, delete_topic, fmt_opt, git_commit, median_of, parse_num,
+    percentile, run_case, size_label, streamplug_build, thousands, xml_escape,
 };
 
 /// (value bytes, linger.ms, kind of run) and that point's runs, one a round.
@@ -177,13 +177,13 @@ fn print_usage() {
 }
 
 fn loadavg() -> Value {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let text = streamplug_tests::loadavg();
     let v: Vec<f64> = text
         .split_whitespace()
         .take(3)
         .filter_map(|w| w.parse().ok())
         .collect();
-    json!({ "raw": text.trim(), "1m": v.first(), "5m": v.get(1), "15m": v.get(2) })
+    json!({ "raw": text, "1m": v.first(), "5m": v.get(1), "15m": v.get(2) })
 }
 
 pub fn main(args: &[String]) -> Result<()> {
@@ -371,12 +371,7 @@ pub fn main(args: &[String]) -> Result<()> {
 /// The median over rounds of one figure of one kind of run at a point.
 fn med(runs: &[PointRuns], key: (usize, u64, &str), path: &[&str]) -> Option<f64> {
     let found = runs.iter().find(|(k, _)| *k == key)?;
-    let mut v: Vec<f64> = found
-        .1
-        .iter()
-        .filter_map(|r| path.iter().fold(r, |v, k| &v[*k]).as_f64())
-        .collect();
-    median(&mut v)
+    median_of(&found.1, path)
 }
 
 /// One row per (size, linger): the measured figures and the model's.
@@ -715,11 +710,6 @@ fn plugin_rate(value_bytes: usize, seconds: f64) -> Result<Value> {
     }))
 }
 
-fn fmt(v: &Value, digits: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "n/a".into(), |x| format!("{x:.digits$}"))
-}
-
 /// The docs' table: one row per point.
 fn markdown_table(report: &Value) -> String {
     let mut t = String::from(
@@ -734,16 +724,16 @@ fn markdown_table(report: &Value) -> String {
             size_label(p["value_bytes"].as_u64().unwrap_or(0) as usize),
             p["linger_ms"],
             thousands(u["records_per_s"].as_f64().unwrap_or(0.0)),
-            fmt(&u["mb_per_s"], 1),
-            fmt(&u["latency_p50_ms"], 1),
-            fmt(&u["latency_p99_ms"], 1),
-            fmt(&p["paced"]["latency_p50_ms"], 1),
-            fmt(&p["paced"]["latency_p99_ms"], 1),
+            fmt_opt(&u["mb_per_s"], 1),
+            fmt_opt(&u["latency_p50_ms"], 1),
+            fmt_opt(&u["latency_p99_ms"], 1),
+            fmt_opt(&p["paced"]["latency_p50_ms"], 1),
+            fmt_opt(&p["paced"]["latency_p99_ms"], 1),
             thousands(p["producer"]["records_per_s"].as_f64().unwrap_or(0.0)),
             thousands(m["min_of_rates"].as_f64().unwrap_or(0.0)),
-            fmt(&m["measured_over_min"], 2),
+            fmt_opt(&m["measured_over_min"], 2),
             thousands(m["cpu_bound_rate"].as_f64().unwrap_or(0.0)),
-            fmt(&m["measured_over_cpu_bound"], 2),
+            fmt_opt(&m["measured_over_cpu_bound"], 2),
             thousands(u["peak_in_flight_records"].as_f64().unwrap_or(0.0)),
         );
     }
@@ -988,8 +978,8 @@ fn svg_chart(report: &Value) -> String {
         W / 2.0,
         W / 2.0,
         report["cpus"],
-        fmt(&report["loadavg_start"]["1m"], 2),
-        fmt(&report["loadavg_end"]["1m"], 2),
+        fmt_opt(&report["loadavg_start"]["1m"], 2),
+        fmt_opt(&report["loadavg_end"]["1m"], 2),
     );
     left.frame(
         &mut s,
