@@ -141,6 +141,11 @@ impl OpenRun {
         self.refused_bytes += bytes;
     }
 
+    #[cfg(test)]
+    fn opaque_for_test(&self) -> usize {
+        self.run as usize
+    }
+
     /// Records added so far.
     pub fn len(&self) -> u64 {
         self.records
@@ -234,5 +239,95 @@ impl Run {
             }
         }
         self.batch.settled(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::{Admission, InFlight};
+    use crate::stats::PluginStats;
+
+    fn sink() -> Arc<RecordSink> {
+        let mut sink = RecordSink::new(Arc::new(PluginStats::default()), InFlight::new(10, 1000));
+        sink.admission = Some(Arc::new(Admission::new(100, 10_000)));
+        Arc::new(sink)
+    }
+
+    /// A run's records count as in flight from its close until its last
+    /// report, then are released together, with only the delivered ones
+    /// (and their bytes) counted as delivered; the batch's checkpoint
+    /// becomes committable only once it is sealed and every run is settled.
+    #[test]
+    fn a_run_is_released_by_its_last_report() {
+        let sink = sink();
+        let gate = sink.admission.clone().unwrap();
+        gate.reserve(5);
+        let batch = BatchToken::open(&sink, Some(b"after".to_vec()));
+        let mut first = OpenRun::open(&batch, 3, 1000);
+        let a = first.add(10);
+        first.add(20);
+        let c = first.add(30);
+        assert!(!first.has_room(), "3 records fill a run opened for 3");
+        first.close(&sink);
+        let mut second = OpenRun::open(&batch, 2, 1000);
+        let d = second.add(40);
+        second.add(50);
+        second.refused(50);
+        second.close(&sink);
+        batch.seal();
+        assert_eq!((sink.in_flight.records(), sink.in_flight.bytes()), (5, 150));
+        assert_eq!(sink.stats.peak_in_flight.load(Ordering::Relaxed), 5);
+        // Reports out of order, one failed; the first run is whole only at
+        // its third report.
+        unsafe {
+            settle_reports(c, 1);
+            let _ = failed(a, 10);
+            settle_reports(a, 1);
+        }
+        assert_eq!(
+            sink.in_flight.records(),
+            5,
+            "one report of the first run missing"
+        );
+        unsafe { settle_reports(a, 1) };
+        assert_eq!((sink.in_flight.records(), sink.in_flight.bytes()), (2, 90));
+        assert_eq!(sink.stats.delivered.load(Ordering::Relaxed), 2);
+        assert_eq!(sink.stats.bytes.load(Ordering::Relaxed), 50);
+        assert_eq!(
+            sink.checkpoints.uncommitted(),
+            None,
+            "the second run is out"
+        );
+        unsafe { settle_reports(d, 1) };
+        assert_eq!((sink.in_flight.records(), sink.in_flight.bytes()), (0, 0));
+        assert_eq!(
+            gate.records(),
+            0,
+            "the window's credit came back with the runs"
+        );
+        // The refused record is not delivered; the checkpoint is committable.
+        assert_eq!(sink.stats.delivered.load(Ordering::Relaxed), 3);
+        assert_eq!(sink.stats.bytes.load(Ordering::Relaxed), 90);
+        assert_eq!(sink.checkpoints.uncommitted(), Some((b"after".to_vec(), 1)));
+    }
+
+    /// The byte room bounds a run too; the record that crosses it is the
+    /// last one in (a record's size is known only once it is made).
+    #[test]
+    fn a_run_is_full_at_its_byte_room() {
+        let sink = sink();
+        let batch = BatchToken::untracked(&sink);
+        let mut run = OpenRun::open(&batch, 100, 25);
+        run.add(20);
+        assert!(run.has_room());
+        run.add(20);
+        assert!(!run.has_room());
+        let opaques = [run.opaque_for_test(), run.opaque_for_test()];
+        run.close(&sink);
+        for o in opaques {
+            unsafe { settle_reports(o, 1) };
+        }
+        assert_eq!(sink.in_flight.records(), 0);
     }
 }
