@@ -14,6 +14,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use streamplug_codec::RecordRef;
 
 use super::admission::Admission;
+use super::connection::ConnectionLog;
 use super::dead_letter::{DeadLetterTarget, Failed};
 use super::inflight::InFlight;
 use super::transactional::TxnOutcome;
@@ -113,13 +114,16 @@ impl RecordSink {
 }
 
 /// Routes delivery reports: the opaque of every record is its source's sink.
-pub struct DeliveryRouter;
+#[derive(Default)]
+pub struct DeliveryRouter {
+    pub connection: ConnectionLog,
+}
 
 impl ClientContext for DeliveryRouter {
     fn error(&self, error: KafkaError, reason: &str) {
         // Connection trouble is reported here and retried by librdkafka;
         // records only fail through delivery reports.
-        tracing::warn!("kafka: {error}: {reason}");
+        self.connection.error(&error, reason);
     }
 }
 
@@ -211,7 +215,7 @@ pub struct SharedProducer {
 impl SharedProducer {
     pub fn new(config: &ClientConfig) -> Result<Self> {
         let producer = config
-            .create_with_context(DeliveryRouter)
+            .create_with_context(DeliveryRouter::default())
             .context("cannot create the Kafka producer")?;
         Ok(Self { producer })
     }

@@ -150,7 +150,7 @@ impl SharedProducer {
         let mut config = client.clone();
         config.set("transactional.id", id);
         let producer: rdkafka::producer::ThreadedProducer<DeliveryRouter> = config
-            .create_with_context(DeliveryRouter)
+            .create_with_context(DeliveryRouter::default())
             .context("cannot create its transactional producer")?;
         producer
             .init_transactions(Duration::from_secs(30))
