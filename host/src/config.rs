@@ -59,6 +59,8 @@ pub struct KafkaConfig {
     pub idempotence: bool,
     /// How long librdkafka keeps retrying a record before reporting it failed.
     pub message_timeout_ms: u64,
+    /// How long startup waits for a broker to answer before giving up.
+    pub connect_timeout_ms: u64,
     /// Partitions and replication for topics a transform may route to.
     pub default_partitions: i32,
     pub default_replication: i16,
@@ -82,6 +84,7 @@ impl Default for KafkaConfig {
             acks: "all".into(),
             idempotence: true,
             message_timeout_ms: 120_000,
+            connect_timeout_ms: 30_000,
             default_partitions: 1,
             default_replication: 1,
             max_in_flight_records: 500_000,
@@ -839,6 +842,8 @@ fn line_of(text: &str, offset: usize) -> usize {
         .count()
         + 1
 }
+
+pub mod diff;
 
 #[cfg(test)]
 mod tests;

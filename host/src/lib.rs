@@ -9,6 +9,7 @@
 //! - [`producer`]: the shared producer, in-flight caps, topics.
 //! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
+//! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod producer;
 pub mod reload;
 pub mod runtime;
 pub mod stats;
+pub mod supervisor;
 
 pub use config::Config;
 pub use pipeline::Stop;

@@ -79,6 +79,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Stopped by Ctrl-C/SIGTERM before anything ran: the shell's code
+        // for a command ended by SIGINT.
+        Err(e) if e.is::<runtime::Interrupted>() => {
+            eprintln!("streamplug: {e:#}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

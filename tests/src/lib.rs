@@ -393,6 +393,33 @@ pub fn sigterm(child: &Child) {
     assert!(status.success(), "kill -TERM failed");
 }
 
+/// Sends SIGINT to a child, as Ctrl-C in a terminal would.
+pub fn sigint(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -INT failed");
+}
+
+/// Waits until the `stderr.log` that [`spawn_run`] writes in `dir` contains
+/// `needle` (at most 60 s).
+pub fn wait_for_log(dir: &Path, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+        if log.contains(needle) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "no `{needle}` in the log:\n{}",
+        std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+    );
+}
+
 /// Waits for a child to exit, killing it (and failing) after `limit`.
 pub fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use streamplug_tests::{
     Consumed, Scratch, artifacts, brokers, consume_all, counter, read_summary, sigterm, spawn_run,
-    unique_topic, wait_with_limit,
+    unique_topic, wait_for_log, wait_with_limit,
 };
 
 fn mark_version(mark: &str) -> Vec<u8> {
@@ -68,21 +68,6 @@ fn run_with_mark(
     let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
     assert!(status.success(), "{stderr}");
     (read_summary(&summary), stderr)
-}
-
-fn wait_for_log(dir: &Path, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-        if log.contains(needle) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "no `{needle}` in the log:\n{}",
-        std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
-    );
 }
 
 /// Every record's seq is `0..n` exactly once, in offset order (one partition).

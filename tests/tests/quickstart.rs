@@ -16,6 +16,11 @@ fn quickstart_runs_on_the_embedded_cluster() {
         stderr.contains("embedded in-process Kafka cluster (in-memory, not durable"),
         "{stderr}"
     );
+    // A clean run prints nothing that looks like a failure (the embedded
+    // cluster used to go away before the producer, which then warned).
+    for word in ["WARN", "ERROR", "FAIL", "error"] {
+        assert!(!stderr.contains(word), "`{word}` in a clean run: {stderr}");
+    }
     let s = read_summary(&summary_path);
     assert_eq!(s["embedded_cluster"], true);
     // 30,000 generated, one kind in three kept by the filter.

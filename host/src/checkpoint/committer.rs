@@ -93,10 +93,14 @@ impl Committer {
             .insert(source.to_string(), tracker);
     }
 
-    /// `source`'s committed checkpoint, read from the store now (a source
-    /// added by a reload).
-    pub fn load(&self, source: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.shared.store.load_all()?.remove(source))
+    /// Every source's committed checkpoint, read from the store now.
+    pub fn load_all(&self) -> anyhow::Result<HashMap<String, Vec<u8>>> {
+        self.shared.store.load_all()
+    }
+
+    /// Where the store is, for messages.
+    pub fn describe(&self) -> String {
+        self.shared.store.describe()
     }
 
     /// Commits `source` now and forgets it (its pipeline was drained).

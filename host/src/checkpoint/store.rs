@@ -18,7 +18,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
 
 use crate::config::{CheckpointConfig, Missing, StoreKind};
-use crate::producer::topics::{self, TopicSpec};
+use crate::producer::topics::{TopicSpec, Topics};
 
 pub trait CheckpointStore: Send + Sync {
     /// Every source's committed checkpoint.
@@ -58,7 +58,7 @@ fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
 pub fn open_store(
     config: &CheckpointConfig,
     client: &ClientConfig,
-    async_rt: &tokio::runtime::Runtime,
+    topics: &Topics,
 ) -> Result<Box<dyn CheckpointStore>> {
     match config.store {
         StoreKind::File => {
@@ -72,7 +72,7 @@ pub fn open_store(
             &config.topic,
             client,
             config.missing,
-            async_rt,
+            topics,
         )?)),
     }
 }
@@ -162,7 +162,7 @@ impl KafkaStore {
         topic: &str,
         client: &ClientConfig,
         missing: Missing,
-        async_rt: &tokio::runtime::Runtime,
+        topics: &Topics,
     ) -> Result<Self> {
         let admin = crate::producer::settings::admin_config(client);
         let probe: BaseConsumer = admin.create().context("cannot create a Kafka client")?;
@@ -187,7 +187,7 @@ impl KafkaStore {
                 replication: 1,
                 config: [("cleanup.policy".to_string(), "compact".to_string())].into(),
             };
-            async_rt.block_on(topics::ensure(&admin, &[spec]))?;
+            topics.ensure(&[spec])?;
         }
         let mut producer_config = admin.clone();
         producer_config

@@ -1,7 +1,10 @@
 //! Kafka: one shared producer for every plugin, per-plugin in-flight caps,
-//! a transactional producer per exactly-once source, topic creation, and the embedded cluster for runs without a broker.
+//! a transactional producer per exactly-once source, topic creation, what
+//! librdkafka says of its connections, and the embedded cluster for runs
+//! without a broker.
 
 pub mod admission;
+pub mod connection;
 pub mod dead_letter;
 pub mod embedded;
 pub mod handover;

@@ -23,17 +23,22 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 
+use super::connection::ConnectionLog;
 use super::dead_letter::Failed;
 use super::handover::{failed, settle_reports};
 
-/// The producer's context: errors to the log, reports to their runs.
-pub struct DeliveryRouter;
+/// The producer's context: errors to the connection log, reports to their
+/// runs.
+#[derive(Default)]
+pub struct DeliveryRouter {
+    pub connection: ConnectionLog,
+}
 
 impl ClientContext for DeliveryRouter {
     fn error(&self, error: KafkaError, reason: &str) {
         // Connection trouble is reported here and retried by librdkafka;
         // records only fail through delivery reports.
-        tracing::warn!("kafka: {error}: {reason}");
+        self.connection.error(&error, reason);
     }
 }
 

@@ -99,7 +99,7 @@ impl Drop for SharedProducer {
 impl SharedProducer {
     pub fn new(config: &ClientConfig) -> Result<Self> {
         let producer = config
-            .create_with_context(DeliveryRouter)
+            .create_with_context(DeliveryRouter::default())
             .context("cannot create the Kafka producer")?;
         Self::serving(producer)
     }

@@ -1,7 +1,9 @@
-//! Topics: created if missing with the configured partitions, replication
-//! and topic configs; then their partition counts, which partitioners need.
+//! Topics: which ones a config produces to, created if missing with the
+//! configured partitions, replication and topic configs; then their
+//! partition counts, which partitioners need.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -9,6 +11,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{Client, ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::Config;
 
 /// A topic the run produces to, and how to create it if it is missing.
 #[derive(Debug, Clone)]
@@ -19,11 +23,99 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, String>,
 }
 
+/// Every topic `config` may produce to: sources' own, transforms' routes and
+/// tenants' dead-letter topics.
+pub fn specs(config: &Config) -> Vec<TopicSpec> {
+    let mut specs: BTreeMap<String, TopicSpec> = BTreeMap::new();
+    for s in &config.sources {
+        specs
+            .entry(s.topic.get_ref().clone())
+            .or_insert_with(|| TopicSpec {
+                name: s.topic.get_ref().clone(),
+                partitions: s.partitions,
+                replication: s.replication,
+                config: s.topic_config.clone(),
+            });
+    }
+    let dead_letter_topics = config
+        .tenants
+        .iter()
+        .filter_map(|t| t.dead_letter_topic.as_ref());
+    let routed = config.transforms.iter().flat_map(|t| t.topics.iter());
+    for name in routed.chain(dead_letter_topics) {
+        specs.entry(name.clone()).or_insert_with(|| TopicSpec {
+            name: name.clone(),
+            partitions: config.kafka.default_partitions,
+            replication: config.kafka.default_replication,
+            config: BTreeMap::new(),
+        });
+    }
+    specs.into_values().collect()
+}
+
+/// The topics a run produces to: created when missing, their partition
+/// counts learned once.
+pub struct Topics {
+    admin: AdminClient<DefaultClientContext>,
+    /// Where the admin client's futures are awaited.
+    async_rt: tokio::runtime::Handle,
+    counts: Mutex<HashMap<String, u32>>,
+}
+
+impl Topics {
+    pub fn new(admin_config: &ClientConfig, async_rt: tokio::runtime::Handle) -> Result<Self> {
+        let admin = admin_config
+            .create()
+            .context("cannot create the Kafka admin client")?;
+        Ok(Self {
+            admin,
+            async_rt,
+            counts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn counts(&self) -> MutexGuard<'_, HashMap<String, u32>> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates the topics of `specs` that are missing and learns the
+    /// partition counts of those not seen before. Must not be called on an
+    /// async runtime thread.
+    pub fn ensure(&self, specs: &[TopicSpec]) -> Result<()> {
+        let unknown: Vec<TopicSpec> = {
+            let counts = self.counts();
+            specs
+                .iter()
+                .filter(|t| !counts.contains_key(&t.name))
+                .cloned()
+                .collect()
+        };
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        self.async_rt
+            .block_on(create_missing(&self.admin, &unknown))?;
+        for t in &unknown {
+            let n = partition_count(self.admin.inner(), &t.name, Duration::from_secs(30))?;
+            self.counts().insert(t.name.clone(), n);
+        }
+        Ok(())
+    }
+
+    /// The partition count of a topic [`Topics::ensure`] has seen.
+    pub fn partition_count(&self, topic: &str) -> Result<u32> {
+        self.counts()
+            .get(topic)
+            .copied()
+            .with_context(|| format!("topic `{topic}` has no known partition count"))
+    }
+}
+
 /// Creates the topics that do not exist yet; existing ones are left as they are.
-pub async fn ensure(admin_config: &ClientConfig, topics: &[TopicSpec]) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = admin_config
-        .create()
-        .context("cannot create the Kafka admin client")?;
+async fn create_missing(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[TopicSpec],
+) -> Result<()> {
     // Only missing topics are created: an existing topic keeps its settings,
     // and clusters that refuse CreateTopics still work with existing topics.
     let metadata = admin
@@ -70,7 +162,7 @@ pub async fn ensure(admin_config: &ClientConfig, topics: &[TopicSpec]) -> Result
 
 /// The partition count of `topic`, waiting (bounded) for fresh topics to
 /// appear in metadata with a leader for every partition.
-pub fn partition_count<C: ClientContext>(
+fn partition_count<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
     wait: Duration,

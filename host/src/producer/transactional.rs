@@ -153,7 +153,7 @@ impl SharedProducer {
         let mut config = client.clone();
         config.set("transactional.id", id);
         let producer: rdkafka::producer::BaseProducer<DeliveryRouter> = config
-            .create_with_context(DeliveryRouter)
+            .create_with_context(DeliveryRouter::default())
             .context("cannot create its transactional producer")?;
         let producer = Self::serving(producer)?;
         producer

@@ -1,16 +1,16 @@
 //! Hot reload: where changed plugin files and config are noticed, checked
-//! off the hot path, and handed to the running pipelines.
+//! off the hot path, and handed to the supervisor, which applies them to the
+//! running pipelines.
 //!
 //! A reload is asked for by a file event (`watch`), SIGHUP, or a caller
 //! through [`Controls`]. The reloader then:
 //! 1. re-reads the config; if it changed, plans the least work that applies
-//!    it (`diff`), loads what it needs, and refuses the whole change, with
-//!    the reason, if anything in it is invalid;
+//!    it (`config::diff`), loads what it needs, and refuses the whole change,
+//!    with the reason, if anything in it is invalid;
 //! 2. hashes every plugin file; a file whose content changed is compiled
 //!    and checked here, then queued to the pipelines that run it, which
 //!    switch over between two batches (`pipeline::swap`, `Stage::swap`).
 
-pub mod diff;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,12 +20,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::config::{Config, diff};
+use crate::pipeline::Stop;
 use crate::pipeline::stage::short;
-use crate::pipeline::{Stop, SwapRequest};
-use crate::plugin::{LoadedPlugin, Loader, World, content_hash};
-use crate::producer::{settings, topics};
-use crate::runtime::{Running, Shared, topic_specs};
+use crate::plugin::{Loader, World, content_hash};
+use crate::supervisor::{Plugins, Supervisor};
 use watch::FileWatch;
 
 /// How long file events must be quiet before the files are read: a build
@@ -99,7 +98,7 @@ pub async fn reload_on_sighup(controls: Arc<Controls>) {
 pub struct Reloader {
     config: Config,
     /// The version of each plugin (by name) that new pipelines start with.
-    plugins: HashMap<String, Arc<LoadedPlugin>>,
+    plugins: Plugins,
     /// The last content seen of each plugin file, loaded or refused, so a
     /// refused file is reported once, not at every reload.
     seen: HashMap<PathBuf, String>,
@@ -110,7 +109,7 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(
         config: &Config,
-        plugins: HashMap<String, Arc<LoadedPlugin>>,
+        plugins: Plugins,
         loader: Loader,
         controls: &Arc<Controls>,
     ) -> Result<Self> {
@@ -150,39 +149,19 @@ impl Reloader {
 
     /// Applies what changed since the last reload; `requested` is when the
     /// change was seen.
-    pub fn reload(
-        &mut self,
-        shared: &Shared,
-        running: &mut BTreeMap<String, Running>,
-        async_rt: &tokio::runtime::Runtime,
-        requested: Instant,
-    ) {
+    pub fn reload(&mut self, supervisor: &Supervisor, requested: Instant) {
         match Config::load(&self.config.path) {
-            Ok(new) if new.raw != self.config.raw => {
-                match self.apply_config(new, shared, running, async_rt) {
-                    Ok(summary) => tracing::info!("config reloaded: {summary}"),
-                    Err(e) => {
-                        tracing::error!("config reload refused, nothing changed: {e:#}");
-                        shared.stats().config_refused(&format!("{e:#}"));
-                    }
-                }
-            }
+            Ok(new) if new.raw != self.config.raw => match self.apply_config(new, supervisor) {
+                Ok(summary) => tracing::info!("config reloaded: {summary}"),
+                Err(e) => refuse_config(supervisor, &e),
+            },
             Ok(_) => {}
-            Err(e) => {
-                tracing::error!("config reload refused, nothing changed: {e:#}");
-                shared.stats().config_refused(&format!("{e:#}"));
-            }
+            Err(e) => refuse_config(supervisor, &e),
         }
-        self.swap_changed_files(shared, running, requested);
+        self.swap_changed_files(supervisor, requested);
     }
 
-    fn apply_config(
-        &mut self,
-        new: Config,
-        shared: &Shared,
-        running: &mut BTreeMap<String, Running>,
-        async_rt: &tokio::runtime::Runtime,
-    ) -> Result<String> {
+    fn apply_config(&mut self, new: Config, supervisor: &Supervisor) -> Result<String> {
         let plan = diff::plan(&self.config, &new).map_err(anyhow::Error::msg)?;
         // Load every plugin the new config names whose file is not the one
         // loaded: all must be valid before anything changes.
@@ -198,102 +177,11 @@ impl Reloader {
             };
             plugins.insert(name, p);
         }
-        // Topics the new config may produce to, created first.
-        let specs = topic_specs(&new);
-        let missing: Vec<_> = {
-            let counts = shared
-                .partition_counts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            specs
-                .into_iter()
-                .filter(|t| !counts.contains_key(&t.name))
-                .collect()
-        };
-        if !missing.is_empty() {
-            let client = settings::client_config(&new.kafka, &shared.bootstrap);
-            async_rt.block_on(topics::ensure(&settings::admin_config(&client), &missing))?;
-            for t in &missing {
-                let n = topics::partition_count(
-                    shared.producer.client(),
-                    &t.name,
-                    Duration::from_secs(30),
-                )?;
-                shared
-                    .partition_counts
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(t.name.clone(), n);
-            }
-        }
-        let drain_by = || Instant::now() + Duration::from_millis(new.kafka.message_timeout_ms);
-        for name in &plan.remove {
-            if let Some(p) = running.remove(name) {
-                p.drain(drain_by());
-                if let Some(c) = &shared.committer {
-                    c.finish(name);
-                }
-                if let Some(t) = &shared.transactional {
-                    t.remove(name);
-                }
-                tracing::info!(
-                    plugin = name.as_str(),
-                    "source removed; its records were flushed"
-                );
-            }
-        }
-        let mut checkpoints = HashMap::new();
-        for name in &plan.restart {
-            if let Some(p) = running.remove(name) {
-                checkpoints.insert(name.clone(), p.drain(drain_by()));
-                if let Some(c) = &shared.committer {
-                    c.finish(name);
-                }
-            }
-        }
-        for name in plan.add.iter().chain(&plan.restart) {
-            let Some(s) = new.source(name) else { continue };
-            let resume = match checkpoints.remove(name) {
-                Some(taken_over) => taken_over,
-                None => shared.resume_point(s)?,
-            };
-            running.insert(name.clone(), shared.start(&new, &plugins, s, resume)?);
-        }
-        for plugin in &plan.respec {
-            let Some(spec) = plugins
-                .get(plugin)
-                .and_then(|p| shared.plugin_spec(&new, plugin, p.clone()))
-            else {
-                continue;
-            };
-            for (source, p) in running.iter() {
-                if p.plugins.contains(plugin) && !plan.restart.contains(source) {
-                    p.swaps.push(SwapRequest {
-                        spec: spec.clone(),
-                        requested: Instant::now(),
-                    });
-                }
-            }
-        }
-        for name in &plan.source_quotas {
-            if let (Some(p), Some(s)) = (running.get(name), new.source(name)) {
-                p.quota.set(&s.quota);
-            }
-        }
-        for name in &plan.tenant_quotas {
-            let quotas = shared
-                .tenant_quotas
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let (Some(q), Some(t)) = (quotas.get(name), new.tenant(name)) {
-                q.set(&t.quota);
-            }
-        }
-        for (name, p) in &plugins {
+        supervisor.apply_config(new.clone(), plugins.clone(), &plan)?;
+        for p in plugins.values() {
             self.seen.insert(p.path.clone(), p.hash.clone());
-            self.plugins.insert(name.clone(), p.clone());
         }
-        self.plugins.retain(|name, _| plugins.contains_key(name));
+        self.plugins = plugins;
         self.config = new;
         self.rewatch();
         Ok(format!(
@@ -307,12 +195,7 @@ impl Reloader {
     }
 
     /// Swaps every plugin whose file content changed.
-    fn swap_changed_files(
-        &mut self,
-        shared: &Shared,
-        running: &BTreeMap<String, Running>,
-        requested: Instant,
-    ) {
+    fn swap_changed_files(&mut self, supervisor: &Supervisor, requested: Instant) {
         let mut by_path: BTreeMap<PathBuf, Vec<(String, World)>> = BTreeMap::new();
         for (name, path, world) in self.config.plugin_files() {
             by_path.entry(path).or_default().push((name, world));
@@ -337,15 +220,7 @@ impl Reloader {
                             path.display()
                         );
                         self.plugins.insert(name.clone(), p.clone());
-                        let Some(spec) = shared.plugin_spec(&self.config, &name, p) else {
-                            continue;
-                        };
-                        for r in running.values().filter(|r| r.plugins.contains(&name)) {
-                            r.swaps.push(SwapRequest {
-                                spec: spec.clone(),
-                                requested,
-                            });
-                        }
+                        supervisor.swap_plugin(&name, p, requested);
                     }
                     Err(e) => {
                         let cause = format!("{e:#}");
@@ -354,11 +229,15 @@ impl Reloader {
                             sha256 = short(&hash),
                             "swap refused, the running version stays live: {cause}"
                         );
-                        let stats = shared.stats().register(&name, world, &hash);
-                        stats.swap_refused(&hash, &cause);
+                        supervisor.refuse_swap(&name, world, &hash, &cause);
                     }
                 }
             }
         }
     }
+}
+
+fn refuse_config(supervisor: &Supervisor, e: &anyhow::Error) {
+    tracing::error!("config reload refused, nothing changed: {e:#}");
+    supervisor.refuse_config(&format!("{e:#}"));
 }

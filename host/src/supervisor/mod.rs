@@ -1,0 +1,379 @@
+//! The supervisor: the one owner of which pipelines run.
+//!
+//! Every caller that changes what runs goes through it: the startup, a
+//! config reload, an operator pausing or resuming a source, and (in a
+//! cluster) sources being assigned to or revoked from this host. Each caller
+//! changes one input of the desired state:
+//!
+//! ```text
+//! desired = sources of the config ∩ sources assigned to this host
+//!           − paused − ended (finished, or given up, since their last change)
+//! ```
+//!
+//! and [`Supervisor::reconcile`] brings the running pipelines to it with the
+//! two operations every caller shares: drain-and-commit (stop at a batch
+//! boundary, wait for the records in flight, commit the checkpoint, release
+//! what the source held) and start (fence a crashed exactly-once instance,
+//! read the committed checkpoint, start from it).
+//!
+//! Methods take `&self` and serialise on one lock, so that callers on other
+//! threads (a rebalance callback, an HTTP handler through `spawn_blocking`)
+//! see each change whole. A drain waits for Kafka, so callers must not hold
+//! an async executor thread while they call.
+
+mod handle;
+mod launch;
+mod resources;
+mod resume;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::config::Config;
+use crate::config::diff::Plan;
+use crate::pipeline::SwapRequest;
+use crate::plugin::{LoadedPlugin, World};
+use crate::producer::topics;
+use crate::stats::Summary;
+pub use handle::PipelineHandle;
+pub use resources::Resources;
+
+/// Loaded plugins by name: the version each new pipeline starts with.
+pub type Plugins = HashMap<String, Arc<LoadedPlugin>>;
+
+pub struct Supervisor {
+    resources: Resources,
+    state: Mutex<State>,
+}
+
+struct State {
+    config: Config,
+    plugins: Plugins,
+    running: BTreeMap<String, PipelineHandle>,
+    /// Sources whose pipeline ended by itself (finished, or given up on):
+    /// not started again unless a reload reshapes them.
+    ended: BTreeSet<String>,
+    /// Sources an operator paused.
+    paused: BTreeSet<String>,
+    /// `None`: this host runs every source of its config. In a cluster, the
+    /// sources assigned to this host.
+    assigned: Option<BTreeSet<String>>,
+    /// The checkpoint each drained pipeline stopped at, for its next start.
+    drained: HashMap<String, Option<Vec<u8>>>,
+}
+
+/// Why a running pipeline is being drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    Removed,
+    Reshaped,
+    Paused,
+    Revoked,
+}
+
+impl State {
+    fn desired(&self) -> BTreeSet<String> {
+        self.config
+            .sources
+            .iter()
+            .map(|s| s.name.get_ref())
+            .filter(|n| self.assigned.as_ref().is_none_or(|a| a.contains(*n)))
+            .filter(|n| !self.paused.contains(*n) && !self.ended.contains(*n))
+            .cloned()
+            .collect()
+    }
+
+    fn why_stopping(&self, name: &str, reshaped: &[String]) -> Option<Why> {
+        if self.config.source(name).is_none() {
+            Some(Why::Removed)
+        } else if self.assigned.as_ref().is_some_and(|a| !a.contains(name)) {
+            Some(Why::Revoked)
+        } else if self.paused.contains(name) {
+            Some(Why::Paused)
+        } else if reshaped.iter().any(|r| r == name) {
+            Some(Why::Reshaped)
+        } else {
+            None
+        }
+    }
+}
+
+impl Supervisor {
+    /// A supervisor for `config`, running nothing yet.
+    pub fn new(config: Config, plugins: Plugins, resources: Resources) -> Self {
+        Self {
+            resources,
+            state: Mutex::new(State {
+                config,
+                plugins,
+                running: BTreeMap::new(),
+                ended: BTreeSet::new(),
+                paused: BTreeSet::new(),
+                assigned: None,
+                drained: HashMap::new(),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts every source the config names. Returns how many run.
+    pub fn start(&self) -> Result<usize> {
+        let mut st = self.state();
+        self.reconcile(&mut st, &[])?;
+        Ok(st.running.len())
+    }
+
+    /// Applies a reloaded config: `plan` says what differs from the running
+    /// one, `plugins` holds every plugin `new` names, loaded and checked.
+    /// Topics are created first, so that a config that cannot be applied
+    /// changes nothing.
+    pub fn apply_config(&self, new: Config, plugins: Plugins, plan: &Plan) -> Result<()> {
+        self.resources.topics.ensure(&topics::specs(&new))?;
+        let mut st = self.state();
+        for name in &plan.remove {
+            st.ended.remove(name);
+            st.paused.remove(name);
+        }
+        // A reshaped source starts again, even one that had finished.
+        for name in &plan.restart {
+            st.ended.remove(name);
+        }
+        st.config = new;
+        st.plugins = plugins;
+        self.reconcile(&mut st, &plan.restart)?;
+        for plugin in &plan.respec {
+            self.swap_locked(&st, plugin, Instant::now());
+        }
+        for name in &plan.source_quotas {
+            if let (Some(p), Some(s)) = (st.running.get(name), st.config.source(name)) {
+                p.quota.set(&s.quota);
+            }
+        }
+        for name in &plan.tenant_quotas {
+            if let Some(t) = st.config.tenant(name) {
+                self.resources.set_tenant_quota(name, &t.quota);
+            }
+        }
+        Ok(())
+    }
+
+    /// Swaps a new version of plugin `name` into every pipeline that runs
+    /// it, at their next batch boundary. `requested` is when the change was
+    /// seen, for the swap latency.
+    pub fn swap_plugin(&self, name: &str, plugin: Arc<LoadedPlugin>, requested: Instant) {
+        let mut st = self.state();
+        st.plugins.insert(name.to_string(), plugin);
+        self.swap_locked(&st, name, requested);
+    }
+
+    fn swap_locked(&self, st: &State, name: &str, requested: Instant) {
+        let Some(plugin) = st.plugins.get(name) else {
+            return;
+        };
+        let Some(spec) = launch::plugin_spec(&self.resources, &st.config, name, plugin.clone())
+        else {
+            return;
+        };
+        for p in st.running.values().filter(|p| p.runs(name)) {
+            p.swaps.push(SwapRequest {
+                spec: spec.clone(),
+                requested,
+            });
+        }
+    }
+
+    /// Records a new version of plugin `name` that was refused.
+    pub fn refuse_swap(&self, name: &str, world: World, hash: &str, cause: &str) {
+        self.resources
+            .stats()
+            .register(name, world, hash)
+            .swap_refused(hash, cause);
+    }
+
+    /// Records a config reload that was refused.
+    pub fn refuse_config(&self, cause: &str) {
+        self.resources.stats().config_refused(cause);
+    }
+
+    /// Stops source `name` at a batch boundary, delivers its records in
+    /// flight and commits its checkpoint; it stays stopped until resumed.
+    pub fn pause(&self, name: &str) -> Result<()> {
+        let mut st = self.state();
+        if st.config.source(name).is_none() {
+            bail!("no source is named `{name}`");
+        }
+        if st.paused.insert(name.to_string()) {
+            self.reconcile(&mut st, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Starts a paused source again from the checkpoint it stopped at.
+    pub fn resume(&self, name: &str) -> Result<()> {
+        let mut st = self.state();
+        if st.config.source(name).is_none() {
+            bail!("no source is named `{name}`");
+        }
+        if st.paused.remove(name) {
+            self.reconcile(&mut st, &[])?;
+        }
+        Ok(())
+    }
+
+    /// In a cluster: this host runs only the sources assigned to it (none
+    /// until the first assignment).
+    pub fn join_cluster(&self) -> Result<()> {
+        let mut st = self.state();
+        st.assigned.get_or_insert_with(BTreeSet::new);
+        // Nothing is assigned yet: whatever ran before stops.
+        self.reconcile(&mut st, &[])
+    }
+
+    /// Sources newly assigned to this host: started from their committed
+    /// checkpoints.
+    pub fn assign(&self, names: &BTreeSet<String>) -> Result<()> {
+        let mut st = self.state();
+        st.assigned
+            .get_or_insert_with(BTreeSet::new)
+            .extend(names.iter().cloned());
+        self.reconcile(&mut st, &[])
+    }
+
+    /// Sources taken from this host: drained and committed before this
+    /// returns, so that their next owner resumes where they stopped.
+    pub fn revoke(&self, names: &BTreeSet<String>) -> Result<()> {
+        let mut st = self.state();
+        if let Some(a) = st.assigned.as_mut() {
+            a.retain(|n| !names.contains(n));
+        }
+        self.reconcile(&mut st, &[])
+    }
+
+    /// Notices pipelines that ended by themselves. False once nothing runs
+    /// and nothing can run again without an outside change (every source
+    /// finished or was given up on, none is paused, and this host is not in
+    /// a cluster).
+    pub fn is_active(&self) -> bool {
+        let mut st = self.state();
+        let ended: Vec<String> = st
+            .running
+            .iter()
+            .filter(|(_, p)| p.is_finished())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in ended {
+            if let Some(p) = st.running.remove(&name) {
+                p.join();
+            }
+            st.ended.insert(name);
+        }
+        !st.running.is_empty() || !st.paused.is_empty() || st.assigned.is_some()
+    }
+
+    /// Stops every pipeline, delivers everything in flight (dead letters
+    /// too), commits the final checkpoints and returns the run's summary.
+    pub fn shutdown(self, embedded_cluster: bool, started: Instant) -> Summary {
+        let running = std::mem::take(&mut self.state().running);
+        for p in running.values() {
+            p.raise_stop();
+        }
+        for (_, p) in running {
+            p.join();
+        }
+        self.resources.finish(embedded_cluster, started)
+    }
+
+    /// Brings the running pipelines to the desired state: drains those that
+    /// must stop (or restart), then starts those that should run.
+    fn reconcile(&self, st: &mut State, reshaped: &[String]) -> Result<()> {
+        let stopping: Vec<(String, Why)> = st
+            .running
+            .keys()
+            .filter_map(|n| st.why_stopping(n, reshaped).map(|w| (n.clone(), w)))
+            .collect();
+        self.drain(st, &stopping);
+        let starting: Vec<String> = st
+            .desired()
+            .into_iter()
+            .filter(|n| !st.running.contains_key(n))
+            .collect();
+        self.start_all(st, &starting)
+    }
+
+    /// Drain and commit, for every pipeline at once: each stops at its next
+    /// batch boundary, then each is waited for.
+    fn drain(&self, st: &mut State, stopping: &[(String, Why)]) {
+        let handles: Vec<(String, Why, PipelineHandle)> = stopping
+            .iter()
+            .filter_map(|(n, why)| st.running.remove(n).map(|p| (n.clone(), *why, p)))
+            .collect();
+        for (_, _, p) in &handles {
+            p.raise_stop();
+        }
+        let deadline = Instant::now() + self.resources.message_timeout + Duration::from_secs(5);
+        for (name, why, p) in handles {
+            let checkpoint = p.drain(deadline);
+            self.resources.commit_final(&name);
+            let plugin = name.as_str();
+            match why {
+                Why::Removed | Why::Revoked => {
+                    self.resources.release(&name);
+                    st.drained.remove(&name);
+                }
+                Why::Reshaped | Why::Paused => {
+                    st.drained.insert(name.clone(), checkpoint);
+                }
+            }
+            match why {
+                Why::Removed => tracing::info!(plugin, "source removed; its records were flushed"),
+                Why::Revoked => tracing::info!(
+                    plugin,
+                    "source moved to another host; its records were flushed and its checkpoint committed"
+                ),
+                Why::Paused => tracing::info!(
+                    plugin,
+                    "source paused; its records were flushed and its checkpoint committed"
+                ),
+                Why::Reshaped => tracing::info!(plugin, "source drained, to start again reshaped"),
+            }
+        }
+    }
+
+    /// Starts sources: each from the checkpoint its last pipeline here
+    /// drained at, or else from its committed one.
+    fn start_all(&self, st: &mut State, names: &[String]) -> Result<()> {
+        let unknown: Vec<&str> = names
+            .iter()
+            .filter(|n| !st.drained.contains_key(*n))
+            .map(String::as_str)
+            .collect();
+        let mut committed = self.resources.committed_checkpoints(&st.config, &unknown)?;
+        for name in names {
+            let Some(source) = st.config.source(name) else {
+                continue;
+            };
+            let resume = match st.drained.remove(name) {
+                Some(taken_over) => taken_over,
+                None => {
+                    let stored = committed.remove(name);
+                    if stored.is_some() {
+                        tracing::info!(
+                            plugin = name.as_str(),
+                            "resuming from its last committed checkpoint"
+                        );
+                    }
+                    stored
+                }
+            };
+            let pipeline = launch::start(&self.resources, &st.config, &st.plugins, source, resume)?;
+            st.running.insert(name.clone(), pipeline);
+        }
+        Ok(())
+    }
+}
