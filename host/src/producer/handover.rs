@@ -92,10 +92,6 @@ pub struct OpenRun {
     refused_bytes: u64,
 }
 
-// SAFETY: `run` points to a `Run` (which is Send + Sync) kept alive until
-// the run is settled, which cannot happen before `close`.
-unsafe impl Send for OpenRun {}
-
 impl OpenRun {
     /// A run of `batch` with room for at most `records` records and about
     /// `bytes` payload bytes.
