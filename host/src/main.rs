@@ -137,6 +137,7 @@ fn check(path: &Path) -> Result<()> {
     let cache = CompileCache::new(&engine, CompileCache::default_dir());
     let p = plugin::load(&engine, &linker, &cache, path)?;
     println!("{}: a valid streamplug {} plugin", path.display(), p.world);
+    println!("  contract {}", p.contract());
     println!("  sha256   {}", p.hash);
     println!("  exports  {}", p.exports.join(", "));
     println!("  imports  {}", p.imports.join(", "));

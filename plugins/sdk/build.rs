@@ -23,7 +23,7 @@ struct World {
 }
 
 const SOURCE_GUEST: &str = r#"
-                fn init(
+                fn setup(
                     config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
                     resume_from: ::core::option::Option<::std::vec::Vec<u8>>,
                 ) -> ::core::result::Result<(), ::std::string::String> {
@@ -38,12 +38,13 @@ const SOURCE_GUEST: &str = r#"
 
                 fn poll_records(
                     max_records: u32,
+                    max_bytes: u64,
                 ) -> ::core::result::Result<streamplug::plugin::source_types::PollResult, ::std::string::String>
                 {
                     use $crate::__private::PollOutcome;
                     use streamplug::plugin::source_types::{PollResult, Polled};
                     DRIVER
-                        .with_borrow_mut(|d| $crate::__private::SourceGlue::poll(d, max_records))
+                        .with_borrow_mut(|d| $crate::__private::SourceGlue::poll(d, max_records, max_bytes))
                         .map(|outcome| match outcome {
                             PollOutcome::Records(records, checkpoint) => {
                                 PollResult::Records(Polled { records, checkpoint })
@@ -55,7 +56,7 @@ const SOURCE_GUEST: &str = r#"
 "#;
 
 const TRANSFORM_GUEST: &str = r#"
-                fn init(
+                fn setup(
                     config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
                 ) -> ::core::result::Result<(), ::std::string::String> {
                     DRIVER.with_borrow_mut(|d| $crate::__private::TransformGlue::init(d, config))
@@ -69,7 +70,7 @@ const TRANSFORM_GUEST: &str = r#"
 "#;
 
 const PARTITIONER_GUEST: &str = r#"
-                fn init(
+                fn setup(
                     config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
                 ) -> ::core::result::Result<(), ::std::string::String> {
                     DRIVER.with_borrow_mut(|d| $crate::__private::PartitionerGlue::init(d, config))

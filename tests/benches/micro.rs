@@ -29,7 +29,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use serde_json::{Value, json};
 use streamplug::config::{Capabilities, PluginLimits};
 use streamplug::engine;
-use streamplug::plugin::bindings::{PollResult, source};
+use streamplug::plugin::bindings::{PollResult, v0_2::source};
 use streamplug::plugin::host::HostState;
 use streamplug::plugin::{
     self, CompileCache, LoadedPlugin, PartitionerInstance, SourceInstance, TransformInstance,
@@ -121,7 +121,7 @@ impl Host {
 }
 
 fn poll_batch(source: &mut SourceInstance, batch: u32) -> Vec<u8> {
-    match source.poll(batch) {
+    match source.poll(batch, u64::MAX) {
         Ok(PollResult::Records(p)) => p.records,
         Ok(_) => panic!("datagen returned no records"),
         Err(e) => panic!("datagen poll failed: {e}"),
@@ -278,7 +278,7 @@ fn bench_instantiation(c: &mut Criterion, host: &Host, group: &str) -> Result<()
                 n,
                 || instantiate(store(state())),
                 |(mut s, bindings)| {
-                    match bindings.call_init(&mut s, &none, None) {
+                    match bindings.call_setup(&mut s, &none, None) {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => panic!("datagen init refused: {e}"),
                         Err(e) => panic!("datagen init failed: {e:#}"),

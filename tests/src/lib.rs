@@ -3,6 +3,24 @@
 
 pub mod artifacts;
 
+/// Plugins built against streamplug:plugin@0.1.0 with the SDK of commit
+/// e35a480 (the last before 0.2.0), kept so that every later host is tested
+/// against plugins of the old contract.
+pub mod fixtures_0_1 {
+    pub const DATAGEN: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/plugin-0.1.0/datagen.wasm"
+    );
+    pub const PASSTHROUGH: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/plugin-0.1.0/test_passthrough.wasm"
+    );
+    pub const KEYHASH_PARTITIONER: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/plugin-0.1.0/keyhash_partitioner.wasm"
+    );
+}
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

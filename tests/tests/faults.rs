@@ -119,6 +119,22 @@ fn malformed_output_is_refused_with_the_rule_it_broke() {
 }
 
 #[test]
+fn batch_over_the_byte_budget_is_refused() {
+    // The budget is the room under the in-flight byte cap (64 KiB here);
+    // the plugin returns a batch two 1,000-byte records past it.
+    let (s, stderr) = run_beside_healthy(
+        "over-budget",
+        &format!(
+            "wasm = \"{}\"\nmax_in_flight_bytes = \"64KiB\"\n[source.config]\nmode = \"over_budget\"\n",
+            artifacts::TEST_BAD_OUTPUT
+        ),
+    );
+    assert_failed_with(&s, &stderr, "invalid output from poll-records: a batch of");
+    assert_failed_with(&s, &stderr, "over the budget of 65536 bytes");
+    assert_eq!(counter(&s, "broken", "delivered"), 0);
+}
+
+#[test]
 fn transform_failing_on_init_stalls_only_its_own_pipeline() {
     let (s, stderr) = run_beside_healthy(
         "init",
@@ -132,7 +148,7 @@ fn transform_failing_on_init_stalls_only_its_own_pipeline() {
         .lines()
         .find(|l| l.contains("plugin failed") && l.contains("bad-init"))
         .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(line.contains("init"), "{line}");
+    assert!(line.contains("setup trapped"), "{line}");
     assert!(counter(&s, "bad-init", "restarts") >= 2);
     // The batch in hand when the signal came could not pass the transform:
     // it is counted as failed, with the cause, rather than lost.

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::bindings::{partitioner, source, transform};
+use super::bindings::{Contract, PartitionerPre, SourcePre, TransformPre, v0_1, v0_2};
 use super::cache::{CompileCache, Origin, content_hash};
 use super::host::HostState;
 
@@ -50,9 +50,19 @@ impl fmt::Display for World {
 /// A template to instantiate a plugin from, type-checked against its world.
 #[derive(Clone)]
 pub(crate) enum Template {
-    Source(source::SourcePre<HostState>),
-    Transform(transform::TransformPre<HostState>),
-    Partitioner(partitioner::PartitionerPre<HostState>),
+    Source(SourcePre),
+    Transform(TransformPre),
+    Partitioner(PartitionerPre),
+}
+
+impl Template {
+    fn contract(&self) -> Contract {
+        match self {
+            Template::Source(p) => p.contract(),
+            Template::Transform(p) => p.contract(),
+            Template::Partitioner(p) => p.contract(),
+        }
+    }
 }
 
 /// A plugin file, compiled, checked and linked: ready to instantiate.
@@ -65,6 +75,13 @@ pub struct LoadedPlugin {
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub(crate) template: Template,
+}
+
+impl LoadedPlugin {
+    /// The contract version the plugin was built against.
+    pub fn contract(&self) -> Contract {
+        self.template.contract()
+    }
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -83,11 +100,13 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     // context denies everything but clocks and random (see host.rs).
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(|e| anyhow!("cannot link WASI: {e:#}"))?;
-    source::streamplug::plugin::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-        &mut linker,
-        |s| s,
-    )
-    .map_err(|e| anyhow!("cannot link the log interface: {e:#}"))?;
+    // Every version's imports: a plugin built against any of them links.
+    type Me = wasmtime::component::HasSelf<HostState>;
+    let link = |what: &str, e: wasmtime::Error| anyhow!("cannot link {what}: {e:#}");
+    v0_1::log::add_to_linker::<_, Me>(&mut linker, |s| s).map_err(|e| link("log@0.1.0", e))?;
+    v0_2::log::add_to_linker::<_, Me>(&mut linker, |s| s).map_err(|e| link("log@0.2.0", e))?;
+    v0_2::schema_registry::add_to_linker::<_, Me>(&mut linker, |s| s)
+        .map_err(|e| link("schema-registry@0.2.0", e))?;
     Ok(linker)
 }
 
@@ -164,6 +183,7 @@ impl Loader {
         tracing::info!(
             plugin = name,
             world = %loaded.world,
+            contract = %loaded.contract(),
             sha256 = &loaded.hash[..12],
             "loaded {} ({how} in {} ms)",
             path.display(),
@@ -248,17 +268,26 @@ fn check_and_link(
             "it exports the functions of several worlds ({many:?}); a plugin implements exactly one"
         ),
     };
+    let contract = Contract::ALL
+        .into_iter()
+        .find(|c| export_names.contains(&c.setup_export()))
+        .ok_or_else(|| {
+            anyhow!(
+                "it exports neither `setup` (streamplug:plugin@0.2.0) nor `init` (0.1.0); its exports are: {}",
+                list_or_none(&export_names)
+            )
+        })?;
     let pre = linker.instantiate_pre(&component).map_err(|e| {
-        anyhow!("it imports something streamplug does not provide: {e:#} (plugins may import `streamplug:plugin/log` and WASI only)")
+        anyhow!("it imports something streamplug does not provide: {e:#} (plugins may import `streamplug:plugin/log`, `streamplug:plugin/schema-registry` and WASI only)")
     })?;
     let typed = |e: wasmtime::Error| {
-        anyhow!("its exports do not match the `{world}` world of streamplug:plugin@0.1.0: {e:#}")
+        anyhow!("its exports do not match the `{world}` world of {contract}: {e:#}")
     };
     let template = match world {
-        World::Source => Template::Source(source::SourcePre::new(pre).map_err(typed)?),
-        World::Transform => Template::Transform(transform::TransformPre::new(pre).map_err(typed)?),
+        World::Source => Template::Source(SourcePre::new(pre, contract).map_err(typed)?),
+        World::Transform => Template::Transform(TransformPre::new(pre, contract).map_err(typed)?),
         World::Partitioner => {
-            Template::Partitioner(partitioner::PartitionerPre::new(pre).map_err(typed)?)
+            Template::Partitioner(PartitionerPre::new(pre, contract).map_err(typed)?)
         }
     };
     Ok(Arc::new(LoadedPlugin {

@@ -13,7 +13,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::log::{self, Level};
+use super::bindings::{v0_1, v0_2};
 use crate::config::Capabilities;
 
 /// The store data of one plugin instance.
@@ -218,8 +218,9 @@ impl WasiView for HostState {
     }
 }
 
-impl log::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
+impl v0_2::log::Host for HostState {
+    fn log(&mut self, level: v0_2::log::Level, message: String) {
+        use v0_2::log::Level;
         let plugin = &*self.plugin;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -228,6 +229,21 @@ impl log::Host for HostState {
             Level::Warn => tracing::warn!(plugin, "{message}"),
             Level::Error => tracing::error!(plugin, "{message}"),
         }
+    }
+}
+
+impl v0_1::log::Host for HostState {
+    fn log(&mut self, level: v0_1::log::Level, message: String) {
+        use v0_1::log::Level as Old;
+        use v0_2::log::Level;
+        let level = match level {
+            Old::Trace => Level::Trace,
+            Old::Debug => Level::Debug,
+            Old::Info => Level::Info,
+            Old::Warn => Level::Warn,
+            Old::Error => Level::Error,
+        };
+        v0_2::log::Host::log(self, level, message);
     }
 }
 

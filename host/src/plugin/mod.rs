@@ -6,7 +6,9 @@ pub mod cache;
 pub mod component;
 pub mod host;
 pub mod sandbox;
+pub mod schema_registry;
 
+pub use bindings::Contract;
 pub use cache::{CompileCache, Origin, content_hash};
 pub use component::{LoadedPlugin, Loader, World, linker, load};
 pub use sandbox::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{DeliveryReport, PollResult, partitioner, source, transform};
+use super::bindings::{
+    DeliveryReport, PartitionerBindings, PollResult, SourceBindings, TransformBindings,
+};
 use super::component::{LoadedPlugin, Template};
 use super::host::{HostState, MAX_HOST_RESOURCES};
 use crate::config::{Capabilities, PluginLimits};
@@ -171,13 +173,13 @@ impl Sandbox {
 
 fn init_failed(e: PluginError) -> PluginError {
     match e {
-        PluginError::Returned(m) => PluginError::Returned(format!("init refused its config: {m}")),
-        PluginError::Failed(m) => PluginError::Failed(format!("init {m}")),
+        PluginError::Returned(m) => PluginError::Returned(format!("setup refused its config: {m}")),
+        PluginError::Failed(m) => PluginError::Failed(format!("setup {m}")),
     }
 }
 
 /// Defines a running plugin of one world: its sandbox, its bindings, and
-/// `start`, which instantiates it from its template and calls `init`.
+/// `start`, which instantiates it from its template and calls `setup` (`init` in 0.1.0).
 macro_rules! plugin_instance {
     ($(#[$doc:meta])* $name:ident, $variant:ident, $bindings:ty, $world:literal,
      |$b:ident, $s:ident, $config:ident, $resume:ident| $init:expr) => {
@@ -221,24 +223,32 @@ macro_rules! plugin_instance {
 
 plugin_instance!(
     /// A running source plugin.
-    SourceInstance, Source, source::Source, "source",
-    |b, s, config, resume| b.call_init(s, config, resume)
+    SourceInstance, Source, SourceBindings, "source",
+    |b, s, config, resume| b.call_setup(s, config, resume)
 );
 plugin_instance!(
     /// A running transform plugin.
-    TransformInstance, Transform, transform::Transform, "transform",
-    |b, s, config, _resume| b.call_init(s, config)
+    TransformInstance, Transform, TransformBindings, "transform",
+    |b, s, config, _resume| b.call_setup(s, config)
 );
 plugin_instance!(
     /// A running partitioner plugin.
-    PartitionerInstance, Partitioner, partitioner::Partitioner, "partitioner",
-    |b, s, config, _resume| b.call_init(s, config)
+    PartitionerInstance, Partitioner, PartitionerBindings, "partitioner",
+    |b, s, config, _resume| b.call_setup(s, config)
 );
 
 impl SourceInstance {
-    pub fn poll(&mut self, max_records: u32) -> Result<PollResult, PluginError> {
+    /// Asks for at most `max_records` records and about `max_bytes` bytes
+    /// (a source built against 0.1.0 is told the record count only).
+    pub fn poll(&mut self, max_records: u32, max_bytes: u64) -> Result<PollResult, PluginError> {
         let b = &self.bindings;
-        self.sandbox.call(|s| b.call_poll_records(s, max_records))
+        self.sandbox
+            .call(|s| b.call_poll(s, max_records, max_bytes))
+    }
+
+    /// Whether the source is told a byte budget, and so held to it.
+    pub fn takes_byte_budget(&self) -> bool {
+        self.bindings.takes_byte_budget()
     }
 
     pub fn on_delivery(&mut self, report: &DeliveryReport) -> Result<(), PluginError> {

@@ -59,6 +59,11 @@ impl InFlight {
         self.bytes.load(SeqCst)
     }
 
+    /// Bytes that may still be handed over before the byte cap is reached.
+    pub fn bytes_room(&self) -> u64 {
+        self.max_bytes.saturating_sub(self.bytes.load(SeqCst))
+    }
+
     /// Whether the plugin is under both caps; cheap enough for every record.
     pub fn has_room(&self) -> bool {
         self.records.load(SeqCst) < self.max_records && self.bytes.load(SeqCst) < self.max_bytes

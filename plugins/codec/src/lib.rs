@@ -100,6 +100,11 @@ impl<'a> RecordRef<'a> {
             + self.value.map_or(0, <[u8]>::len)
             + self.headers.payload_len
     }
+
+    /// Bytes this record takes in its batch.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded.len()
+    }
 }
 
 /// The headers of one record, in order; names may repeat.
@@ -389,9 +394,18 @@ impl<'a> Cursor<'a> {
 }
 
 /// Builds an encoded batch by appending records to one buffer.
+///
+/// A writer may carry a budget (a source's `poll-records` asks for at most
+/// so many records and bytes): [`BatchWriter::is_full`] says when to stop
+/// adding records. The budget is advice to the code that fills the writer;
+/// the writer itself never refuses a record.
 pub struct BatchWriter {
     buf: Vec<u8>,
     count: u32,
+    /// Where the last record started: the batch without it is this long.
+    last_start: usize,
+    max_records: u32,
+    max_bytes: u64,
 }
 
 impl Default for BatchWriter {
@@ -410,7 +424,53 @@ impl BatchWriter {
         let mut buf = Vec::with_capacity(bytes.max(BATCH_HEADER_LEN));
         buf.push(VERSION);
         buf.extend_from_slice(&0u32.to_le_bytes());
-        Self { buf, count: 0 }
+        Self {
+            buf,
+            count: 0,
+            last_start: BATCH_HEADER_LEN,
+            max_records: u32::MAX,
+            max_bytes: u64::MAX,
+        }
+    }
+
+    /// A writer for a poll that asked for at most `max_records` records
+    /// and `max_bytes` bytes.
+    pub fn with_budget(capacity: usize, max_records: u32, max_bytes: u64) -> Self {
+        Self {
+            max_records,
+            max_bytes,
+            ..Self::with_capacity(capacity)
+        }
+    }
+
+    /// True once the batch has its budget's records, or has reached its
+    /// byte budget: add no more. Until then one more record of any size
+    /// may be added, so a batch passes its byte budget by at most one
+    /// record (and a record larger than the whole budget still goes, alone).
+    pub fn is_full(&self) -> bool {
+        self.count >= self.max_records
+            || (self.count > 0 && self.buf.len() as u64 >= self.max_bytes)
+    }
+
+    /// Whether the batch keeps to its budget: at most `max_records`
+    /// records, and without its last record below `max_bytes`.
+    pub fn within_budget(&self) -> bool {
+        self.count <= self.max_records
+            && (self.count <= 1 || self.before_last_len() < self.max_bytes)
+    }
+
+    /// The record budget this writer was made with (`u32::MAX` if none).
+    pub fn max_records(&self) -> u32 {
+        self.max_records
+    }
+
+    /// The byte budget this writer was made with (`u64::MAX` if none).
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    fn before_last_len(&self) -> u64 {
+        self.last_start as u64
     }
 
     pub fn len(&self) -> u32 {
@@ -441,6 +501,7 @@ impl BatchWriter {
     /// Appends a copy of a record read from another batch (one copy of its
     /// encoded bytes).
     pub fn push(&mut self, record: &RecordRef<'_>) {
+        self.last_start = self.buf.len();
         self.buf.extend_from_slice(record.encoded);
         self.count += 1;
     }
@@ -453,7 +514,8 @@ impl BatchWriter {
 
     /// Takes the encoded batch, leaving an empty writer in its place.
     pub fn take(&mut self) -> Vec<u8> {
-        core::mem::take(self).finish()
+        let fresh = Self::with_budget(0, self.max_records, self.max_bytes);
+        core::mem::replace(self, fresh).finish()
     }
 }
 
@@ -518,6 +580,7 @@ impl<'w> RecordBuilder<'w> {
             | flag(self.timestamp.is_some(), TIMESTAMP)
             | flag(self.partition.is_some(), PARTITION)
             | flag(self.topic.is_some(), TOPIC);
+        self.writer.last_start = self.writer.buf.len();
         let buf = &mut self.writer.buf;
         buf.push(flags);
         for bytes in [self.key, self.value].into_iter().flatten() {

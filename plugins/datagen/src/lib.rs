@@ -341,10 +341,13 @@ impl Datagen {
             0
         };
         let first = p.start.wrapping_add(self.made);
-        for i in 0..n {
-            self.generator.write(first.wrapping_add(i), now_ms, out);
+        // Within the poll's byte budget too: large values make small batches.
+        let mut made = 0;
+        while made < n && !out.is_full() {
+            self.generator.write(first.wrapping_add(made), now_ms, out);
+            made += 1;
         }
-        self.made += n;
+        self.made += made;
         match self.generator.params().count {
             Some(count) if self.made >= count => Poll::Finished,
             _ => Poll::Ready,

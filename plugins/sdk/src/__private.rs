@@ -32,7 +32,9 @@ pub trait SourceGlue: 'static {
         config: Vec<(String, String)>,
         resume_from: Option<Vec<u8>>,
     ) -> Result<(), String>;
-    fn poll(&mut self, max_records: u32) -> Result<PollOutcome, String>;
+    /// At most `max_records` records, and within `max_bytes` (the batch
+    /// without its last record below it).
+    fn poll(&mut self, max_records: u32, max_bytes: u64) -> Result<PollOutcome, String>;
     /// Delivery feedback; ignored by default.
     fn on_delivery(&mut self, committed: Option<Vec<u8>>, failed: Vec<(String, u64)>) {
         let _ = (committed, failed);
@@ -106,12 +108,15 @@ impl<S: Source> SourceGlue for SourceDriver<S> {
         Ok(())
     }
 
-    fn poll(&mut self, max_records: u32) -> Result<PollOutcome, String> {
+    fn poll(&mut self, max_records: u32, max_bytes: u64) -> Result<PollOutcome, String> {
         let instance = self.instance.as_mut().ok_or(NOT_INITIALISED)?;
         if self.finished {
             return Ok(PollOutcome::Finished);
         }
-        let mut out = writer(self.capacity_hint);
+        let capacity = self
+            .capacity_hint
+            .min(usize::try_from(max_bytes).unwrap_or(usize::MAX));
+        let mut out = BatchWriter::with_budget(capacity, max_records, max_bytes);
         let poll = instance.poll(max_records, &mut out)?;
         self.finished = poll == Poll::Finished;
         if out.is_empty() {
@@ -124,6 +129,13 @@ impl<S: Source> SourceGlue for SourceDriver<S> {
         if out.len() > max_records {
             return Err(format!(
                 "poll wrote {} records, more than the {max_records} asked for",
+                out.len()
+            ));
+        }
+        if !out.within_budget() {
+            return Err(format!(
+                "poll wrote {} bytes in {} records, over the budget of {max_bytes} bytes by more than one record: stop writing once `out.is_full()`",
+                out.encoded_len(),
                 out.len()
             ));
         }
@@ -169,7 +181,9 @@ impl<T: Transform> TransformGlue for TransformDriver<T> {
 
     fn process(&mut self, batch: &[u8]) -> Result<Vec<u8>, String> {
         let instance = self.instance.as_mut().ok_or(NOT_INITIALISED)?;
-        let mut out = writer(self.capacity_hint);
+        // Most transforms write about what they read: room for that at
+        // once, so a large batch is not copied while its buffer doubles.
+        let mut out = writer(self.capacity_hint.max(batch.len()));
         instance.process(Records::new(batch), &mut out)?;
         self.capacity_hint = out.encoded_len();
         Ok(out.finish())

@@ -66,8 +66,9 @@ mod imp {
 
     // The canonical ABI lowering of `log: func(level: level, message: string)`
     // from the `streamplug:plugin/log` import every world has. The plugin's
-    // generated bindings describe this import in its component type.
-    #[link(wasm_import_module = "streamplug:plugin/log@0.1.0")]
+    // generated bindings describe this import in its component type. The
+    // version is the WIT package's (a test checks they agree).
+    #[link(wasm_import_module = "streamplug:plugin/log@0.2.0")]
     unsafe extern "C" {
         #[link_name = "log"]
         fn host_log(level: i32, message: *const u8, message_len: usize);

@@ -140,7 +140,7 @@ fn source_checkpoint_comes_with_each_batch_and_resumes_a_new_instance() {
     let mut d = SourceDriver::<Counting>::new();
     d.init(pairs(&[("total", "5"), ("per_poll", "2")]), None)
         .unwrap();
-    let PollOutcome::Records(_, Some(checkpoint)) = d.poll(10).unwrap() else {
+    let PollOutcome::Records(_, Some(checkpoint)) = d.poll(10, u64::MAX).unwrap() else {
         panic!("a batch with a checkpoint");
     };
     assert_eq!(checkpoint, 2u32.to_le_bytes());
@@ -150,7 +150,7 @@ fn source_checkpoint_comes_with_each_batch_and_resumes_a_new_instance() {
         Some(checkpoint),
     )
     .unwrap();
-    let PollOutcome::Records(b, _) = next.poll(10).unwrap() else {
+    let PollOutcome::Records(b, _) = next.poll(10, u64::MAX).unwrap() else {
         panic!("records");
     };
     let first = read(&b)[0].value.unwrap().to_vec();
@@ -165,7 +165,7 @@ fn source_checkpoint_comes_with_each_batch_and_resumes_a_new_instance() {
 fn source_poll_before_init_is_an_error() {
     let mut d = SourceDriver::<Counting>::new();
     assert!(
-        d.poll(10)
+        d.poll(10, u64::MAX)
             .unwrap_err()
             .contains("before a successful `init`")
     );
@@ -174,7 +174,10 @@ fn source_poll_before_init_is_an_error() {
             .unwrap_err()
             .starts_with("config `total`")
     );
-    assert!(d.poll(10).is_err(), "a failed init leaves no instance");
+    assert!(
+        d.poll(10, u64::MAX).is_err(),
+        "a failed init leaves no instance"
+    );
 }
 
 #[test]
@@ -184,7 +187,7 @@ fn source_records_then_remembered_finished() {
         .unwrap();
     let mut seen = Vec::new();
     for expect in [2usize, 2, 1] {
-        match d.poll(10).unwrap() {
+        match d.poll(10, u64::MAX).unwrap() {
             PollOutcome::Records(b, _) => {
                 let recs = read(&b);
                 assert_eq!(recs.len(), expect);
@@ -198,21 +201,24 @@ fn source_records_then_remembered_finished() {
     }
     assert_eq!(seen, [0, 1, 2, 3, 4]);
     // The last batch came with Finished: it is reported on the next call, and after.
-    assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
-    assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
+    assert_eq!(d.poll(10, u64::MAX).unwrap(), PollOutcome::Finished);
+    assert_eq!(d.poll(10, u64::MAX).unwrap(), PollOutcome::Finished);
     // A new init starts over.
     d.init(pairs(&[("total", "1")]), None).unwrap();
-    assert!(matches!(d.poll(10).unwrap(), PollOutcome::Records(..)));
-    assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
+    assert!(matches!(
+        d.poll(10, u64::MAX).unwrap(),
+        PollOutcome::Records(..)
+    ));
+    assert_eq!(d.poll(10, u64::MAX).unwrap(), PollOutcome::Finished);
 }
 
 #[test]
 fn source_empty_results() {
     let mut d = SourceDriver::<Counting>::new();
     d.init(pairs(&[("per_poll", "0")]), None).unwrap();
-    assert_eq!(d.poll(10).unwrap(), PollOutcome::Idle(40));
+    assert_eq!(d.poll(10, u64::MAX).unwrap(), PollOutcome::Idle(40));
     d.init(pairs(&[("total", "0")]), None).unwrap();
-    assert_eq!(d.poll(10).unwrap(), PollOutcome::Finished);
+    assert_eq!(d.poll(10, u64::MAX).unwrap(), PollOutcome::Finished);
 }
 
 #[test]
@@ -232,8 +238,66 @@ fn source_more_than_asked_is_an_error() {
     let mut d = SourceDriver::<Greedy>::new();
     d.init(vec![], None).unwrap();
     assert_eq!(
-        d.poll(3).unwrap_err(),
+        d.poll(3, u64::MAX).unwrap_err(),
         "poll wrote 4 records, more than the 3 asked for"
+    );
+}
+
+/// Writes 100-byte values until the writer is full, or (`greedy`) until
+/// `max_records` regardless of the byte budget.
+struct Big {
+    greedy: bool,
+}
+
+impl Source for Big {
+    fn init(config: Config) -> Result<Self, String> {
+        Ok(Big {
+            greedy: config.parse("greedy", false)?,
+        })
+    }
+    fn poll(&mut self, max: u32, out: &mut BatchWriter) -> Result<Poll, String> {
+        let value = [7u8; 100];
+        for _ in 0..max {
+            if out.is_full() && !self.greedy {
+                break;
+            }
+            out.record().value(&value).finish();
+        }
+        Ok(Poll::Ready)
+    }
+}
+
+#[test]
+fn source_stops_at_the_byte_budget_passing_it_by_one_record() {
+    // Each record: flags 1 + value length 4 + 100 + header count 2 = 107
+    // bytes, after the 5-byte batch header.
+    let mut d = SourceDriver::<Big>::new();
+    d.init(vec![], None).unwrap();
+    let PollOutcome::Records(b, _) = d.poll(100, 250).unwrap() else {
+        panic!("expected records");
+    };
+    // 5 + 107 + 107 = 219 < 250: a third record goes, then it is full.
+    assert_eq!(read(&b).len(), 3);
+    assert_eq!(b.len(), 5 + 3 * 107);
+    // A budget below one record still lets one through.
+    let PollOutcome::Records(b, _) = d.poll(100, 1).unwrap() else {
+        panic!("expected records");
+    };
+    assert_eq!(read(&b).len(), 1);
+    // The record count still binds when bytes do not.
+    let PollOutcome::Records(b, _) = d.poll(2, u64::MAX).unwrap() else {
+        panic!("expected records");
+    };
+    assert_eq!(read(&b).len(), 2);
+}
+
+#[test]
+fn source_over_the_byte_budget_is_an_error() {
+    let mut d = SourceDriver::<Big>::new();
+    d.init(pairs(&[("greedy", "true")]), None).unwrap();
+    assert_eq!(
+        d.poll(5, 250).unwrap_err(),
+        "poll wrote 540 bytes in 5 records, over the budget of 250 bytes by more than one record: stop writing once `out.is_full()`"
     );
 }
 
@@ -370,4 +434,17 @@ fn partitioner_one_entry_per_record() {
         d.partition("t", 3, &BatchWriter::new().finish()).unwrap(),
         Vec::<u32>::new()
     );
+}
+
+#[test]
+fn log_import_names_the_wit_package_version() {
+    let wit = include_str!("../../../wit/plugin.wit");
+    let version = wit
+        .lines()
+        .find_map(|l| l.strip_prefix("package streamplug:plugin@"))
+        .and_then(|v| v.strip_suffix(';'))
+        .expect("the WIT names its package version");
+    let log = include_str!("log.rs");
+    let import = format!("wasm_import_module = \"streamplug:plugin/log@{version}\"");
+    assert!(log.contains(&import), "log.rs must import {import}");
 }

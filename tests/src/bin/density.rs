@@ -244,7 +244,10 @@ fn sandbox(o: &Options, pooling: bool, separate_loads: bool) -> Result<Value> {
             None,
         )
         .map_err(|e| anyhow::anyhow!("cannot start datagen: {e}"))?;
-        match src.poll(16).map_err(|e| anyhow::anyhow!("datagen: {e}"))? {
+        match src
+            .poll(16, u64::MAX)
+            .map_err(|e| anyhow::anyhow!("datagen: {e}"))?
+        {
             PollResult::Records(p) => p.records,
             _ => bail!("datagen returned no records"),
         }
@@ -295,7 +298,7 @@ fn sandbox(o: &Options, pooling: bool, separate_loads: bool) -> Result<Value> {
     for instance in &mut live {
         match instance {
             Instance::Source(s) => {
-                s.poll(16)
+                s.poll(16, u64::MAX)
                     .map_err(|e| anyhow::anyhow!("idle datagen: {e}"))?;
             }
             Instance::Transform(t) => {

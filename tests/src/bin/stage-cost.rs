@@ -193,7 +193,10 @@ fn main() -> Result<()> {
 }
 
 fn poll_batch(source: &mut SourceInstance, batch: u32) -> Result<Vec<u8>> {
-    match source.poll(batch).map_err(|e| anyhow::anyhow!("{e}"))? {
+    match source
+        .poll(batch, u64::MAX)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         PollResult::Records(p) => Ok(p.records),
         _ => bail!("datagen did not return records"),
     }

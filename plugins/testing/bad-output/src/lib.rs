@@ -2,11 +2,29 @@
 //! the host must reject as invalid output. Config `mode` picks the broken rule:
 //! `truncated` (default: a value length of 10 with 4 bytes after it),
 //! `trailing` (bytes after the last record), `flags` (a reserved flag bit),
-//! `version` (encoding version 2), `count` (the header announces 2 records, 1 follows).
-//! The SDK's writer only writes well-formed batches, so this plugin implements
-//! the SDK's low-level `SourceGlue` hook and returns raw bytes.
+//! `version` (encoding version 2), `count` (the header announces 2 records, 1 follows),
+//! or `over_budget` (well formed, but past the poll's byte budget by two
+//! records of 1,000 bytes).
+//! The SDK's writer only writes well-formed batches, and the SDK refuses one
+//! over its budget, so this plugin implements the SDK's low-level
+//! `SourceGlue` hook and returns raw bytes.
 
 use streamplug_sdk::__private::{PollOutcome, SourceGlue};
+use streamplug_sdk::BatchWriter;
+
+const OVER_BUDGET: &str = "over_budget";
+
+/// A well-formed batch of 1,000-byte values that is still at least two
+/// records past `max_bytes` (and has at least 3 records).
+pub fn over_budget(max_records: u32, max_bytes: u64) -> Vec<u8> {
+    let value = [b'o'; 1000];
+    let mut out = BatchWriter::new();
+    while out.len() < max_records && (out.len() < 3 || out.encoded_len() as u64 <= max_bytes + 2000)
+    {
+        out.record().value(&value).finish();
+    }
+    out.finish()
+}
 
 /// The malformed batch for `mode`, or `None` for an unknown mode.
 pub fn malformed(mode: &str) -> Option<&'static [u8]> {
@@ -26,10 +44,14 @@ pub fn malformed(mode: &str) -> Option<&'static [u8]> {
 
 pub struct BadOutput {
     batch: Option<&'static [u8]>,
+    over_budget: bool,
 }
 
 impl SourceGlue for BadOutput {
-    const NEW: Self = BadOutput { batch: None };
+    const NEW: Self = BadOutput {
+        batch: None,
+        over_budget: false,
+    };
 
     fn init(
         &mut self,
@@ -40,12 +62,22 @@ impl SourceGlue for BadOutput {
             .iter()
             .find(|(k, _)| k == "mode")
             .map_or("truncated", |(_, v)| v.as_str());
+        if mode == OVER_BUDGET {
+            self.over_budget = true;
+            return Ok(());
+        }
         self.batch =
             Some(malformed(mode).ok_or_else(|| format!("config `mode`: unknown mode {mode:?}"))?);
         Ok(())
     }
 
-    fn poll(&mut self, _max_records: u32) -> Result<PollOutcome, String> {
+    fn poll(&mut self, max_records: u32, max_bytes: u64) -> Result<PollOutcome, String> {
+        if self.over_budget {
+            return Ok(PollOutcome::Records(
+                over_budget(max_records, max_bytes),
+                None,
+            ));
+        }
         let batch = self.batch.ok_or("poll called before init")?;
         Ok(PollOutcome::Records(batch.to_vec(), None))
     }

@@ -22,16 +22,17 @@ impl Source for BigRecord {
     }
 
     fn poll(&mut self, max_records: u32, out: &mut BatchWriter) -> Result<Poll, String> {
-        let n = self.left.min(u64::from(max_records));
-        for _ in 0..n {
+        let mut n = 0;
+        while n < max_records && self.left > 0 && !out.is_full() {
             let digits = self.seq.to_string();
             out.record()
                 .value(&self.value)
                 .header("seq", digits.as_bytes())
                 .finish();
             self.seq += 1;
+            self.left -= 1;
+            n += 1;
         }
-        self.left -= n;
         Ok(if self.left == 0 {
             Poll::Finished
         } else {

@@ -687,7 +687,7 @@ fn plugin_rate(value_bytes: usize, seconds: f64) -> Result<Value> {
     let mut records = 0u64;
     let t = Instant::now();
     while t.elapsed().as_secs_f64() < seconds {
-        let batch = match source.poll(BATCH).map_err(err)? {
+        let batch = match source.poll(BATCH, u64::MAX).map_err(err)? {
             PollResult::Records(p) => p.records,
             _ => bail!("datagen did not return records"),
         };
