@@ -87,6 +87,13 @@ impl PluginStats {
         counter.fetch_add(n, Relaxed);
     }
 
+    /// Records `in_flight` as the peak if it is one.
+    pub fn peak(&self, in_flight: u64) {
+        if in_flight > self.peak_in_flight.load(Relaxed) {
+            self.peak_in_flight.fetch_max(in_flight, Relaxed);
+        }
+    }
+
     /// Counts `n` records as failed, for `cause`; each new cause is logged once.
     pub fn fail(&self, n: u64, cause: &str) {
         self.failed.fetch_add(n, Relaxed);

@@ -1,7 +1,8 @@
 //! Keeps the end-to-end bench (`src/bin/bench.rs`) working: a smoke run of a
 //! few thousand records per case against the test broker. Benchmarks are not
 //! tests, so nothing here checks a rate beyond "positive"; it checks that all
-//! four cases ran and that each case's topic holds exactly the records asked for.
+//! cases ran, unthrottled and paced, and that each case's topic holds exactly
+//! the records asked for.
 
 use std::process::Command;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use streamplug_tests::{Scratch, brokers};
 const SMOKE_RECORDS: u64 = 2000;
 
 #[test]
-fn smoke_run_measures_all_four_cases() {
+fn smoke_run_measures_every_case() {
     let dir = Scratch::new("bench-smoke");
     let out = dir.path().join("bench.json");
     let svg = dir.path().join("bench.svg");
@@ -58,7 +59,28 @@ fn smoke_run_measures_all_four_cases() {
         let ids: Vec<&str> = cases.iter().map(|c| c["id"].as_str().unwrap()).collect();
         // Java 17 and the broker's jars are present wherever the tests run,
         // so ProducerPerformance (d) must have run too.
-        assert_eq!(ids, ["a", "b", "c", "d"], "{size}");
+        assert_eq!(ids, ["a", "b", "c", "d", "e", "a-sys"], "{size}");
+        let paced = &size["paced"];
+        let paced_records = paced["records"].as_u64().expect("paced records");
+        assert!(paced["rate"].as_u64().is_some_and(|r| r > 0), "{paced}");
+        let paced_cases = paced["cases"].as_array().expect("no paced cases");
+        let ids: Vec<&str> = paced_cases
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e"], "{paced}");
+        for case in paced_cases {
+            for figure in ["latency_p50_ms", "latency_p99_ms", "latency_max_ms"] {
+                assert!(
+                    case["median"][figure].is_f64(),
+                    "paced {}: no {figure}",
+                    case["id"]
+                );
+            }
+            for run in case["runs"].as_array().expect("runs") {
+                assert_eq!(run["records_in_topic"].as_u64(), Some(paced_records));
+            }
+        }
         for case in cases {
             let m = &case["median"];
             for figure in [

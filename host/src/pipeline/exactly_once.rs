@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::checkpoint::store::frame;
 use crate::producer::transactional::TxnError;
-use crate::producer::{BatchToken, InFlight, RecordSink, SharedProducer, TxnOutcome};
+use crate::producer::{BatchToken, InFlight, OpenRun, RecordSink, SharedProducer, TxnOutcome};
 use crate::stats::PluginStats;
 
 /// The longest one commit or abort call waits before it is tried again.
@@ -132,12 +132,14 @@ impl Transactions {
         let stats = &sink.stats;
         if let Some(c) = checkpoint.filter(|c| Some(*c) != self.committed.as_ref()) {
             let token = BatchToken::untracked(&self.control);
+            let mut run = OpenRun::open(&token, 1, u64::MAX);
             let sent = self.producer.send_keyed(
-                &token,
+                &mut run,
                 &self.checkpoint_topic,
                 self.source.as_bytes(),
                 &frame(c),
             );
+            run.close(&self.control);
             token.seal();
             if let Err(refused) = sent {
                 return self.abort(sink, format!("its checkpoint: {}", refused.cause));

@@ -21,7 +21,7 @@ use crate::plugin::bindings::{DeliveryReport, PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
-use crate::producer::{BatchToken, RecordSink, SharedProducer};
+use crate::producer::{BatchToken, OpenRun, RecordSink, SharedProducer};
 use crate::stats::PluginStats;
 
 pub struct PipelineSpec {
@@ -61,6 +61,8 @@ pub struct Pipeline {
     partitioner: Option<Stage<PartitionerInstance>>,
     topic: String,
     topics: HashMap<String, u32>,
+    /// Partitions of `topic`.
+    default_count: u32,
     batch_size: u32,
     max_record_bytes: u64,
     quotas: Vec<Arc<QuotaSlot>>,
@@ -103,6 +105,7 @@ impl Pipeline {
                 .map(|t| Stage::new(t, b))
                 .collect(),
             partitioner: spec.partitioner.map(|p| Stage::new(p, b)),
+            default_count: spec.topics.get(&spec.topic).copied().unwrap_or(0),
             topic: spec.topic,
             topics: spec.topics,
             batch_size: spec.batch_size,
@@ -448,7 +451,8 @@ impl Pipeline {
         Transformed::Batch(batch, count, bytes)
     }
 
-    /// Hands a (valid) batch to the producer, record by record.
+    /// Hands a (valid) batch to the producer, in runs of records that share
+    /// one reservation of the caps and the shared window.
     fn produce(&mut self, batch: &Vec<u8>, token: &Arc<BatchToken>) {
         let partitions = match self.partition(batch) {
             Ok(p) => p,
@@ -460,76 +464,28 @@ impl Pipeline {
         let Ok(reader) = BatchReader::new(batch) else {
             return;
         };
-        let reader_len = reader.len();
-        let sink = &self.sink;
-        let default_count = self.topics[&self.topic];
+        let total = u64::from(reader.len());
+        let sink = self.sink.clone();
+        let mut run: Option<OpenRun> = None;
         let mut produced = 0;
         for (i, record) in reader.enumerate() {
             let Ok(record) = record else { break };
-            // The caps hold within a batch too: a transform that fans one
-            // batch out into millions of records waits here, on its own,
-            // instead of filling the producer queue all tenants share. (At
-            // shutdown the records in hand are handed over regardless.)
-            if !sink.in_flight.has_room() {
-                sink.in_flight.wait_for_room(1, &self.env.stop);
+            if !run.as_ref().is_some_and(OpenRun::has_room) {
+                if let Some(full) = run.take() {
+                    self.close(full);
+                }
+                run = Some(self.open_run(token, total - i as u64));
             }
-            // Then the turn at the window all sources share.
-            if self.credit == 0
-                && let Some(gate) = &sink.admission
+            let Some(open) = run.as_mut() else { break };
+            let chosen = partitions.get(i).copied().flatten();
+            let Some((topic, partition, bytes)) = self.route(&record, chosen) else {
+                continue;
+            };
+            match self
+                .env
+                .producer
+                .send(open, topic, &record, partition, bytes)
             {
-                let left = u64::from(reader_len) - i as u64;
-                // At shutdown the records in hand go over regardless.
-                self.credit = gate
-                    .acquire(self.ticket, left, &self.env.stop)
-                    .unwrap_or_else(|| gate.reserve(left));
-            }
-            let size = record.payload_len() as u64;
-            if size > self.max_record_bytes {
-                let limit = self.max_record_bytes;
-                sink.reject(
-                    Failed {
-                        value_too_large: true,
-                        ..failed(&record, self.topic.as_str())
-                    },
-                    &format!("record of {size} bytes is over max_record_bytes ({limit})"),
-                );
-                continue;
-            }
-            // Most records carry no topic: skip the lookup for those.
-            let (topic, count) = match record.topic {
-                None => (self.topic.as_str(), Some(default_count)),
-                Some(t) => (t, self.topics.get(t).copied()),
-            };
-            let Some(count) = count else {
-                sink.reject(
-                    failed(&record, topic),
-                    &format!("topic `{topic}` is not one this pipeline may produce to"),
-                );
-                continue;
-            };
-            let partition = match (record.partition, partitions.get(i).copied().flatten()) {
-                (Some(p), _) if p < 0 || p as u32 >= count => {
-                    sink.reject(
-                        failed(&record, topic),
-                        &format!("record asks for partition {p}, topic `{topic}` has {count}"),
-                    );
-                    continue;
-                }
-                (Some(p), _) => Some(p),
-                (None, Some(p)) if p >= count => {
-                    sink.reject(
-                        failed(&record, topic),
-                        &format!("partitioner chose partition {p}, topic `{topic}` has {count}"),
-                    );
-                    continue;
-                }
-                (None, Some(p)) => Some(p as i32),
-                (None, None) => None,
-            };
-            // Spent whether the producer takes the record or refuses it (a
-            // refusal gives the room back).
-            self.credit = self.credit.saturating_sub(1);
-            match self.env.producer.send(token, topic, &record, partition) {
                 Ok(()) => produced += 1,
                 Err(refused) => sink.reject(
                     Failed {
@@ -540,10 +496,99 @@ impl Pipeline {
                 ),
             }
         }
+        if let Some(open) = run {
+            self.close(open);
+        }
         PluginStats::add(&sink.stats.produced, produced);
         if let Some(t) = &mut self.transactions {
             t.handed(produced);
         }
+    }
+
+    /// Waits for room under the source's caps and, with a shared window, for
+    /// its turn there; then opens a run for at most `left` records. The caps
+    /// hold within a batch too: a transform that fans one batch out into
+    /// millions of records waits here, on its own, instead of filling the
+    /// producer queue all tenants share. (At shutdown the records in hand
+    /// are handed over regardless.)
+    fn open_run(&mut self, token: &Arc<BatchToken>, left: u64) -> OpenRun {
+        let stop = &self.env.stop;
+        let (mut records, bytes) = self
+            .sink
+            .in_flight
+            .wait_for_space(stop)
+            .unwrap_or((u64::MAX, u64::MAX));
+        if let Some(gate) = &self.sink.admission {
+            if self.credit == 0 {
+                self.credit = gate
+                    .acquire(self.ticket, left, stop)
+                    .unwrap_or_else(|| gate.reserve(left));
+            }
+            records = records.min(self.credit);
+        }
+        OpenRun::open(token, records.min(left), bytes)
+    }
+
+    /// Publishes a run's records as in flight; they spent as much credit.
+    fn close(&mut self, run: OpenRun) {
+        if self.sink.admission.is_some() {
+            self.credit = self.credit.saturating_sub(run.len());
+        }
+        run.close(&self.sink);
+    }
+
+    /// Where a record goes (topic, partition) and its payload bytes; `None`
+    /// if it is refused here (counted and dead-lettered with its cause).
+    fn route<'a>(
+        &'a self,
+        record: &RecordRef<'a>,
+        chosen: Option<u32>,
+    ) -> Option<(&'a str, Option<i32>, u64)> {
+        let sink = &self.sink;
+        let size = record.payload_len() as u64;
+        if size > self.max_record_bytes {
+            let limit = self.max_record_bytes;
+            sink.reject(
+                Failed {
+                    value_too_large: true,
+                    ..failed(record, self.topic.as_str())
+                },
+                &format!("record of {size} bytes is over max_record_bytes ({limit})"),
+            );
+            return None;
+        }
+        // Most records carry no topic: skip the lookup for those.
+        let (topic, count) = match record.topic {
+            None => (self.topic.as_str(), Some(self.default_count)),
+            Some(t) => (t, self.topics.get(t).copied()),
+        };
+        let Some(count) = count else {
+            sink.reject(
+                failed(record, topic),
+                &format!("topic `{topic}` is not one this pipeline may produce to"),
+            );
+            return None;
+        };
+        let partition = match (record.partition, chosen) {
+            (Some(p), _) if p < 0 || p as u32 >= count => {
+                sink.reject(
+                    failed(record, topic),
+                    &format!("record asks for partition {p}, topic `{topic}` has {count}"),
+                );
+                return None;
+            }
+            (Some(p), _) => Some(p),
+            (None, Some(p)) if p >= count => {
+                sink.reject(
+                    failed(record, topic),
+                    &format!("partitioner chose partition {p}, topic `{topic}` has {count}"),
+                );
+                return None;
+            }
+            (None, Some(p)) => Some(p as i32),
+            (None, None) => None,
+        };
+        Some((topic, partition, size))
     }
 
     /// The partitioner's choice for each record, grouped by topic so that it

@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use streamplug_codec::{BatchReader, BatchWriter};
 
-use super::shared::{BatchToken, RecordSink, SharedProducer};
+use super::handover::{BatchToken, OpenRun};
+use super::shared::{RecordSink, SharedProducer};
 use crate::stats::PluginStats;
 
 /// Header names on dead letters.
@@ -158,7 +159,10 @@ fn produce(producer: &SharedProducer, letter: &DeadLetter) {
     let outcome = match record {
         Some(record) => {
             let token = BatchToken::untracked(&letter.sink);
-            let sent = producer.send(&token, &letter.topic, &record, None);
+            let mut run = OpenRun::open(&token, 1, u64::MAX);
+            let bytes = record.payload_len() as u64;
+            let sent = producer.send(&mut run, &letter.topic, &record, None, bytes);
+            run.close(&letter.sink);
             token.seal();
             sent.map_err(|r| r.cause)
         }

@@ -69,6 +69,15 @@ impl InFlight {
         self.records.load(SeqCst) < self.max_records && self.bytes.load(SeqCst) < self.max_bytes
     }
 
+    /// Waits while the plugin is at either cap; then returns the room left
+    /// under each (records, bytes). `None` if `stop` was raised meanwhile.
+    pub fn wait_for_space(&self, stop: &Stop) -> Option<(u64, u64)> {
+        self.wait_for_room(1, stop)?;
+        let records = self.max_records.saturating_sub(self.records.load(SeqCst));
+        let bytes = self.max_bytes.saturating_sub(self.bytes.load(SeqCst));
+        Some((records.max(1), bytes.max(1)))
+    }
+
     /// How many records may be handed over now, at most `want`: waits while
     /// the plugin is at either cap. `None` if `stop` was raised meanwhile.
     /// Each cap may be passed by one record, whose size is only known once

@@ -7,13 +7,16 @@ pub mod admission;
 pub mod connection;
 pub mod dead_letter;
 pub mod embedded;
+pub mod handover;
 pub mod inflight;
+pub mod reports;
 pub mod settings;
 pub mod shared;
 pub mod topics;
 pub mod transactional;
 
 pub use admission::Admission;
+pub use handover::{BatchToken, OpenRun};
 pub use inflight::InFlight;
-pub use shared::{BatchToken, RecordSink, SharedProducer};
+pub use shared::{RecordSink, SharedProducer};
 pub use transactional::{TransactionalProducers, TxnOutcome};

@@ -13,7 +13,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 
-use super::shared::{DeliveryRouter, SharedProducer};
+use super::reports::DeliveryRouter;
+use super::shared::SharedProducer;
 
 /// Delivery reports of the open transaction. A report means the record is
 /// written, not yet visible: only the commit makes it delivered.
@@ -26,18 +27,20 @@ pub struct TxnOutcome {
 }
 
 impl TxnOutcome {
-    /// From the delivery callback: counters only.
-    pub(super) fn report(&self, error: Option<&KafkaError>, topic: &str, bytes: u64) {
+    /// From delivery reports: records acknowledged (a run of them).
+    pub(super) fn acked(&self, records: u64, bytes: u64) {
+        self.acked.fetch_add(records, SeqCst);
+        self.acked_bytes.fetch_add(bytes, SeqCst);
+    }
+
+    /// From a delivery report: a record of `topic` failed with `error`.
+    pub(super) fn refused(&self, error: &KafkaError, topic: &str) {
         match error {
-            None => {
-                self.acked.fetch_add(1, SeqCst);
-                self.acked_bytes.fetch_add(bytes, SeqCst);
-            }
             // Purged by an abort: the abort has its own cause.
-            Some(KafkaError::MessageProduction(
+            KafkaError::MessageProduction(
                 RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight,
-            )) => {}
-            Some(e) => {
+            ) => {}
+            e => {
                 let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
                 if refused.is_none() {
                     *refused = Some(format!("refused by Kafka for topic `{topic}`: {e}"));
@@ -149,17 +152,19 @@ impl SharedProducer {
     fn transactional(client: &ClientConfig, id: &str) -> Result<Self> {
         let mut config = client.clone();
         config.set("transactional.id", id);
-        let producer: rdkafka::producer::ThreadedProducer<DeliveryRouter> = config
+        let producer: rdkafka::producer::BaseProducer<DeliveryRouter> = config
             .create_with_context(DeliveryRouter::default())
             .context("cannot create its transactional producer")?;
+        let producer = Self::serving(producer)?;
         producer
+            .producer
             .init_transactions(Duration::from_secs(30))
             .map_err(|e| {
                 anyhow!(
                     "cannot register transactional id `{id}` with the cluster: {e} (transactions need a broker with `transaction.state.log.*` settings its size allows)"
                 )
             })?;
-        Ok(Self { producer })
+        Ok(producer)
     }
 
     pub fn begin_transaction(&self) -> Result<(), TxnError> {

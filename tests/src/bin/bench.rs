@@ -5,16 +5,22 @@
 //! - (b) streamplug with a `datagen` source only;
 //! - (c) streamplug with `datagen` → `passthrough` transform → `keyhash-partitioner`;
 //! - (d) Kafka's `ProducerPerformance`, from the broker's own Maven artifacts,
+//! - (e) streamplug with 8 `datagen` sources sharing the records,
+//! - (a-sys) case (a) with the C library's allocator (`bench-bare-system`),
+//!   once per size: "a loop you would write",
 //!
-//! at 100-byte and 1 KiB values, with the cases interleaved (a, b, c, d,
-//! a, b, c, d, ...) and the median of the rounds reported with each figure's
-//! ratio to (a). Writes `tests/bench-results/bench.json` and `bench.svg`.
+//! at 100-byte and 1 KiB values, with the cases interleaved (a, b, c, d, e,
+//! a, b, c, d, e, ...) and the median of the rounds reported with each
+//! figure's ratio to (a) and its round-to-round spread. Then each case runs
+//! again paced at half of (a)'s median rate, for the latency a user sees
+//! below saturation. Writes `tests/bench-results/bench.json` and `bench.svg`.
 //!
 //! ```text
 //! STREAMPLUG_TEST_BROKERS=127.0.0.1:39092 cargo run --release -p streamplug-tests --bin bench -- [OPTIONS]
-//!   --records-100 N   records at 100-byte values (1000000)
-//!   --records-1k N    records at 1 KiB values (500000)
-//!   --rounds R        interleaved rounds (3)
+//!   --records-100 N   records at 100-byte values (3000000)
+//!   --records-1k N    records at 1 KiB values (1500000)
+//!   --rounds R        interleaved rounds (5)
+//!   --paced-seconds S length of each fixed-rate latency run (4; 0: none)
 //!   --partitions P    partitions of each case's topic (6)
 //!   --sample-ms MS    high-watermark sampling interval (5)
 //!   --out PATH        JSON (tests/bench-results/bench.json)
@@ -24,8 +30,8 @@
 //!   --smoke           2000 records per size, 1 round, no warm-up, to a temp dir
 //! ```
 //!
-//! Needs `cargo build --release -p streamplug` first, Java 17+ and Maven (for
-//! `tests/kafka/broker.sh exec`).
+//! Needs `cargo build --release -p streamplug -p streamplug-tests --bins`
+//! first, Java 17+ and Maven (for `tests/kafka/broker.sh exec`).
 //!
 //! `bench --sweep [OPTIONS]` is a second mode: case (c) over `linger.ms` and
 //! value sizes, for the performance model in `docs/performance.md` (see
@@ -42,30 +48,38 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll, Wake};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders, Timestamp};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::message::{Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use streamplug_tests::{Scratch, artifacts, brokers, unique_topic};
+use streamplug_tests::{Scratch, brokers, unique_topic};
 
 // Not src/bin/sweep.rs, which Cargo would take for a binary of its own.
+#[path = "bench/bare.rs"]
+mod bare;
 #[path = "bench/sweep.rs"]
 mod sweep;
 
-/// datagen's default: keys `key-0` .. `key-999`.
-const KEY_CARDINALITY: u64 = 1000;
+use bare::{
+    Knobs, parse_num, percentile, properties_json, source_name, streamplug_config, value_pattern,
+    wall_us,
+};
+
+/// Case (a) uses the allocator streamplug uses (see host/src/main.rs), so
+/// that (a) against (b), (c) and (e) compares code, not allocators; the
+/// `bench-bare-system` binary is the same loop with the C library's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The longest one case may run before it is killed and the bench fails.
 const CASE_LIMIT: Duration = Duration::from_secs(600);
 
@@ -75,9 +89,34 @@ enum Case {
     Source,
     Pipeline,
     JavaPerf,
+    /// Eight datagen sources in one host.
+    Sources,
+    /// Case (a) with the C library's allocator, once per size.
+    BareSystem,
 }
 
-const CASES: [Case; 4] = [Case::Bare, Case::Source, Case::Pipeline, Case::JavaPerf];
+/// Every case, in the order of the report; each round runs them in this
+/// order, except [`Case::BareSystem`], which runs in round 1 only.
+const CASES: [Case; 6] = [
+    Case::Bare,
+    Case::Source,
+    Case::Pipeline,
+    Case::JavaPerf,
+    Case::Sources,
+    Case::BareSystem,
+];
+
+/// The cases of the fixed-rate latency runs.
+const PACED_CASES: [Case; 5] = [
+    Case::Bare,
+    Case::Source,
+    Case::Pipeline,
+    Case::JavaPerf,
+    Case::Sources,
+];
+
+/// Sources in case (e).
+const MANY_SOURCES: u32 = 8;
 
 impl Case {
     fn id(self) -> &'static str {
@@ -86,6 +125,8 @@ impl Case {
             Case::Source => "b",
             Case::Pipeline => "c",
             Case::JavaPerf => "d",
+            Case::Sources => "e",
+            Case::BareSystem => "a-sys",
         }
     }
 
@@ -95,6 +136,8 @@ impl Case {
             Case::Source => "streamplug: datagen",
             Case::Pipeline => "streamplug: datagen → passthrough → keyhash",
             Case::JavaPerf => "Kafka ProducerPerformance",
+            Case::Sources => "streamplug: 8 datagen sources",
+            Case::BareSystem => "bare loop, C library malloc (one run)",
         }
     }
 
@@ -104,6 +147,8 @@ impl Case {
             Case::Source => "(b) source",
             Case::Pipeline => "(c) src→xform→part",
             Case::JavaPerf => "(d) ProducerPerf",
+            Case::Sources => "(e) 8 sources",
+            Case::BareSystem => "(a-sys) bare, glibc",
         }
     }
 }
@@ -120,29 +165,26 @@ struct Opts {
     keep_topics: bool,
     warmup: bool,
     smoke: bool,
+    /// Seconds each fixed-rate run lasts (0: no fixed-rate runs).
+    paced_seconds: f64,
     /// A private copy of the streamplug binary under test.
     streamplug: PathBuf,
+    /// A private copy of `bench-bare-system`.
+    bare_system: PathBuf,
     /// Producer and source settings away from the defaults (the sweep's).
     knobs: Knobs,
     /// Keep latency and acknowledgements per 100 ms in each run's JSON.
     timeline: bool,
 }
 
-/// What the sweep varies; `None` keeps streamplug's default.
-#[derive(Clone, Copy, Default, Debug)]
-struct Knobs {
-    linger_ms: Option<u64>,
-    /// datagen's `rate` (records/s): a paced run instead of an unthrottled one.
-    rate: Option<u64>,
-}
-
 impl Opts {
     fn parse(args: &[String]) -> Result<Opts> {
         let results = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-results");
         let smoke = args.iter().any(|a| a == "--smoke");
-        let mut n100: u64 = if smoke { 2000 } else { 1_000_000 };
-        let mut n1k: u64 = if smoke { 2000 } else { 500_000 };
-        let mut rounds = if smoke { 1 } else { 3 };
+        let mut n100: u64 = if smoke { 2000 } else { 3_000_000 };
+        let mut n1k: u64 = if smoke { 2000 } else { 1_500_000 };
+        let mut rounds = if smoke { 1 } else { 5 };
+        let mut paced_seconds: f64 = if smoke { 0.5 } else { 4.0 };
         let mut partitions = 6;
         let mut sample_ms = 5;
         let mut out = None;
@@ -165,6 +207,7 @@ impl Opts {
                 "--rounds" => rounds = parse_num(&value("a number")?, arg)?,
                 "--partitions" => partitions = parse_num(&value("a number")?, arg)?,
                 "--sample-ms" => sample_ms = parse_num(&value("milliseconds")?, arg)?,
+                "--paced-seconds" => paced_seconds = parse_num(&value("seconds")?, arg)?,
                 "--out" => out = Some(PathBuf::from(value("a path")?)),
                 "--svg" => svg = Some(PathBuf::from(value("a path")?)),
                 "-h" | "--help" => {
@@ -196,20 +239,13 @@ impl Opts {
             keep_topics,
             warmup: !smoke,
             smoke,
+            paced_seconds,
             streamplug: PathBuf::new(),
+            bare_system: PathBuf::new(),
             knobs: Knobs::default(),
             timeline,
         })
     }
-}
-
-fn parse_num<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.replace('_', "")
-        .parse()
-        .map_err(|e| anyhow!("{flag} {text:?}: {e}"))
 }
 
 fn print_usage() {
@@ -227,7 +263,7 @@ fn print_usage() {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("--bare-producer") => return bare_producer(&args[1..]),
+        Some("--bare-producer") => return bare::bare_producer(&args[1..]),
         Some("--sweep") => return sweep::main(&args[1..]),
         _ => {}
     }
@@ -240,6 +276,14 @@ fn main() -> Result<()> {
     let built = streamplug_tests::streamplug_bin();
     std::fs::copy(&built, &opts.streamplug)
         .with_context(|| format!("cannot copy {}", built.display()))?;
+    opts.bare_system = private.path().join("bench-bare-system");
+    let sibling = std::env::current_exe()?.with_file_name("bench-bare-system");
+    std::fs::copy(&sibling, &opts.bare_system).with_context(|| {
+        format!(
+            "cannot copy {} (cargo build --release -p streamplug-tests --bins)",
+            sibling.display()
+        )
+    })?;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
@@ -261,39 +305,21 @@ fn main() -> Result<()> {
         let mut runs: Vec<Vec<Value>> = vec![Vec::new(); CASES.len()];
         for round in 1..=opts.rounds {
             for (i, case) in CASES.into_iter().enumerate() {
-                let what = || {
-                    format!(
-                        "case ({}) {}, {value_bytes}-byte values, round {round}",
-                        case.id(),
-                        case.name()
-                    )
-                };
-                // One retry on a fresh topic: the broker is shared with other
-                // work, and one lost connection should not void a long run.
-                // The report counts retries.
-                let run = match run_case(case, value_bytes, records, &opts, &admin, &brokers, round)
-                {
-                    Ok(run) => run,
-                    Err(e) => {
-                        eprintln!("{}: {e:#}; retrying once", what());
-                        retries.push(json!({ "run": what(), "error": format!("{e:#}") }));
-                        run_case(case, value_bytes, records, &opts, &admin, &brokers, round)
-                            .with_context(what)?
-                    }
-                };
-                eprintln!(
-                    "{value_bytes:>5} B  round {round}  {:<20} {:>10.0} rec/s  p50 {:>7.1} ms  p99 {:>7.1} ms  cpu {:>6.2} s  rss {:>6.1} MiB",
-                    case.short(),
-                    run["records_per_s"].as_f64().unwrap_or(f64::NAN),
-                    run["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-                    run["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-                    run["cpu_seconds"].as_f64().unwrap_or(f64::NAN),
-                    run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
-                );
+                if case == Case::BareSystem && round > 1 {
+                    continue;
+                }
+                let run = Measure {
+                    opts: &opts,
+                    admin: &admin,
+                    brokers: &brokers,
+                    value_bytes,
+                }
+                .run(case, records, round, &mut retries)?;
                 runs[i].push(run);
             }
         }
-        sizes.push(summarise_size(value_bytes, records, runs));
+        let paced = paced_runs(&opts, &admin, &brokers, value_bytes, &runs[0], &mut retries)?;
+        sizes.push(summarise_size(value_bytes, records, runs, paced));
     }
 
     let report = report(&opts, &brokers, sizes, retries)?;
@@ -319,6 +345,133 @@ fn main() -> Result<()> {
 // ---------------------------------------------------------------------------
 // One case, measured
 
+/// What every run of one value size shares.
+struct Measure<'a> {
+    opts: &'a Opts,
+    admin: &'a AdminClient<DefaultClientContext>,
+    brokers: &'a str,
+    value_bytes: usize,
+}
+
+impl Measure<'_> {
+    /// Runs `case` once, with one retry on a fresh topic: the broker is
+    /// shared with other work, and one lost connection should not void a
+    /// long run. The report counts retries.
+    fn run(
+        &self,
+        case: Case,
+        records: u64,
+        round: usize,
+        retries: &mut Vec<Value>,
+    ) -> Result<Value> {
+        let (value_bytes, opts) = (self.value_bytes, self.opts);
+        let paced = opts
+            .knobs
+            .rate
+            .map_or(String::new(), |r| format!(", paced at {r}/s"));
+        let what = || {
+            format!(
+                "case ({}) {}, {value_bytes}-byte values{paced}, round {round}",
+                case.id(),
+                case.name()
+            )
+        };
+        let once = || {
+            run_case(
+                case,
+                value_bytes,
+                records,
+                opts,
+                self.admin,
+                self.brokers,
+                round,
+            )
+        };
+        let run = match once() {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("{}: {e:#}; retrying once", what());
+                retries.push(json!({ "run": what(), "error": format!("{e:#}") }));
+                once().with_context(what)?
+            }
+        };
+        eprintln!(
+            "{value_bytes:>5} B  round {round}  {:<20} {:>10.0} rec/s  p50 {:>7.1} ms  p99 {:>7.1} ms  cpu {:>6.2} s  rss {:>6.1} MiB{paced}",
+            case.short(),
+            run["records_per_s"].as_f64().unwrap_or(f64::NAN),
+            run["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+            run["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            run["cpu_seconds"].as_f64().unwrap_or(f64::NAN),
+            run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+        );
+        Ok(run)
+    }
+}
+
+/// The fixed-rate latency runs of one size: every case in [`PACED_CASES`]
+/// paced at half of (a)'s median unthrottled rate for `paced_seconds`,
+/// interleaved over the rounds. Below saturation, latency is what a user
+/// sees; unthrottled, it only measures how deep the queue gets.
+fn paced_runs(
+    opts: &Opts,
+    admin: &AdminClient<DefaultClientContext>,
+    brokers: &str,
+    value_bytes: usize,
+    bare_runs: &[Value],
+    retries: &mut Vec<Value>,
+) -> Result<Option<Value>> {
+    let Some(max) = median_of(bare_runs, &["records_per_s"]).filter(|_| opts.paced_seconds > 0.0)
+    else {
+        return Ok(None);
+    };
+    let rate = (max / 2.0).round().max(1.0) as u64;
+    let records = ((rate as f64 * opts.paced_seconds) as u64).max(1000);
+    let paced = Opts {
+        knobs: Knobs {
+            rate: Some(rate),
+            ..opts.knobs
+        },
+        ..opts.clone()
+    };
+    let m = Measure {
+        opts: &paced,
+        admin,
+        brokers,
+        value_bytes,
+    };
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); PACED_CASES.len()];
+    for round in 1..=opts.rounds {
+        for (i, case) in PACED_CASES.into_iter().enumerate() {
+            runs[i].push(m.run(case, records, round, retries)?);
+        }
+    }
+    let cases: Vec<Value> = PACED_CASES
+        .into_iter()
+        .zip(runs)
+        .map(|(case, runs)| {
+            json!({
+                "id": case.id(),
+                "name": case.name(),
+                "median": {
+                    "records_per_s": median_of(&runs, &["records_per_s"]),
+                    "latency_p50_ms": median_of(&runs, &["latency_ms", "p50"]),
+                    "latency_p99_ms": median_of(&runs, &["latency_ms", "p99"]),
+                    "latency_max_ms": median_of(&runs, &["latency_ms", "max"]),
+                    "latency_steady_p99_ms": median_of(&runs, &["latency_steady_ms", "p99"]),
+                    "cpu_s_per_million": median_of(&runs, &["cpu_s_per_million"]),
+                },
+                "runs": runs,
+            })
+        })
+        .collect();
+    Ok(Some(json!({
+        "what": "every case paced at half of (a)'s median unthrottled records/s; latency from CreateTime to the broker's high watermark, as in the unthrottled runs",
+        "rate": rate,
+        "records": records,
+        "cases": cases,
+    })))
+}
+
 /// Runs one case on a fresh topic and returns its measurements.
 fn run_case(
     case: Case,
@@ -338,25 +491,39 @@ fn run_case(
     let broker_cpu_before = broker_cpu_seconds();
     let started = Instant::now();
     let mut child = match case {
-        Case::Bare => {
+        Case::Bare | Case::BareSystem => {
             let out = std::fs::File::create(dir.path().join("stdout.log"))?;
             let err = std::fs::File::create(dir.path().join("stderr.log"))?;
             // Not current_exe(): a rebuild while the bench runs replaces the
             // file, and /proc/self/exe still names the binary that is running.
-            Command::new("/proc/self/exe")
-                .arg("--bare-producer")
-                .arg(&topic)
+            let mut cmd = if case == Case::Bare {
+                let mut c = Command::new("/proc/self/exe");
+                c.arg("--bare-producer");
+                c
+            } else {
+                Command::new(&opts.bare_system)
+            };
+            cmd.arg(&topic)
                 .arg(records.to_string())
                 .arg(value_bytes.to_string())
                 .arg(opts.partitions.to_string())
-                .args(opts.knobs.linger_ms.map(|l| l.to_string()))
+                .arg(opts.knobs.linger_ms.map_or("-".into(), |l| l.to_string()))
+                .arg(opts.knobs.rate.unwrap_or(0).to_string())
                 .env("STREAMPLUG_TEST_BROKERS", brokers)
                 .stdout(Stdio::from(out))
                 .stderr(Stdio::from(err))
                 .spawn()
                 .context("cannot start the bare producer")?
         }
-        Case::Source | Case::Pipeline => {
+        Case::Source | Case::Pipeline | Case::Sources => {
+            let knobs = Knobs {
+                sources: if case == Case::Sources {
+                    MANY_SOURCES
+                } else {
+                    1
+                },
+                ..opts.knobs
+            };
             let text = streamplug_config(
                 brokers,
                 &topic,
@@ -364,7 +531,7 @@ fn run_case(
                 records,
                 value_bytes,
                 case == Case::Pipeline,
-                opts.knobs,
+                knobs,
             );
             let config = dir.write("config.toml", &text);
             let out = std::fs::File::create(dir.path().join("stdout.log"))?;
@@ -394,7 +561,9 @@ fn run_case(
                 .args(["exec", "org.apache.kafka.tools.ProducerPerformance"])
                 .args(["--bootstrap-server", brokers, "--topic", &topic])
                 .args(["--num-records", &records.to_string()])
-                .args(["--throughput", "-1", "--payload-file"])
+                .arg("--throughput")
+                .arg(opts.knobs.rate.map_or("-1".into(), |r| r.to_string()))
+                .arg("--payload-file")
                 .arg(&payloads)
                 .arg("--command-property")
                 .args(java_properties())
@@ -426,7 +595,7 @@ fn run_case(
     // What the case says about itself, checked against what was asked.
     let mut peak_in_flight = Value::Null;
     let producer_reported = match case {
-        Case::Bare => {
+        Case::Bare | Case::BareSystem => {
             let own: Value = serde_json::from_str(log("stdout.log").trim())
                 .context("the bare producer's report is not JSON")?;
             ensure!(
@@ -435,16 +604,28 @@ fn run_case(
             );
             own["callback_latency_ms"].clone()
         }
-        Case::Source | Case::Pipeline => {
+        Case::Source | Case::Pipeline | Case::Sources => {
             let text = std::fs::read_to_string(&summary)
                 .with_context(|| format!("no summary at {}", summary.display()))?;
             let s: Value = serde_json::from_str(&text).context("the summary is not JSON")?;
-            let d = &s["plugins"]["datagen"];
+            let n = if case == Case::Sources {
+                MANY_SOURCES
+            } else {
+                1
+            };
+            let (mut delivered, mut failed, mut peak) = (0, 0, 0);
+            for k in 0..u64::from(n) {
+                let d = &s["plugins"][source_name(k, u64::from(n))];
+                delivered += d["delivered"].as_u64().unwrap_or(0);
+                failed += d["failed"].as_u64().unwrap_or(u64::MAX / 2);
+                peak = peak.max(d["peak_in_flight"].as_u64().unwrap_or(0));
+            }
             ensure!(
-                d["delivered"].as_u64() == Some(records) && d["failed"].as_u64() == Some(0),
-                "streamplug's summary reports {d}, expected {records} delivered"
+                delivered == records && failed == 0,
+                "streamplug's summary reports {delivered} delivered and {failed} failed, expected {records} delivered: {}",
+                s["plugins"]
             );
-            peak_in_flight = d["peak_in_flight"].clone();
+            peak_in_flight = json!(peak);
             Value::Null
         }
         Case::JavaPerf => {
@@ -524,51 +705,6 @@ fn broker_cpu_seconds() -> Option<f64> {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// The config for cases (b) and (c). The bare producer derives its
-/// properties from the same text, so (a) can never drift from streamplug.
-fn streamplug_config(
-    brokers: &str,
-    topic: &str,
-    partitions: i32,
-    records: u64,
-    value_bytes: usize,
-    pipeline: bool,
-    knobs: Knobs,
-) -> String {
-    let mut c = format!("[kafka]\nbrokers = \"{brokers}\"\n");
-    if let Some(linger) = knobs.linger_ms {
-        let _ = writeln!(c, "linger_ms = {linger}");
-    }
-    let _ = write!(
-        c,
-        "\n[[source]]\nname = \"datagen\"\nwasm = \"{}\"\n\
-         topic = \"{topic}\"\npartitions = {partitions}\n",
-        artifacts::DATAGEN
-    );
-    if pipeline {
-        c += "transforms = [\"passthrough\"]\npartitioner = \"keyhash\"\n";
-    }
-    // datagen's defaults already give what (a) and (d) are matched to:
-    // keys key-0..key-999, a `seq` header, CreateTime = wall clock per poll.
-    let _ = write!(
-        c,
-        "[source.config]\ncount = {records}\nvalue_size = {value_bytes}\n"
-    );
-    if let Some(rate) = knobs.rate {
-        let _ = writeln!(c, "rate = {rate}");
-    }
-    if pipeline {
-        let _ = write!(
-            c,
-            "\n[[transform]]\nname = \"passthrough\"\nwasm = \"{}\"\n\n\
-             [[partitioner]]\nname = \"keyhash\"\nwasm = \"{}\"\n",
-            artifacts::TEST_PASSTHROUGH,
-            artifacts::KEYHASH_PARTITIONER
-        );
-    }
-    c
-}
-
 /// ProducerPerformance's producer properties, matched to streamplug's
 /// `[kafka]` defaults. `buffer.memory` matches a streamplug source's default
 /// `max_in_flight_bytes` (the Java default is 32 MiB).
@@ -599,14 +735,6 @@ fn java_payloads(value_bytes: usize) -> String {
         text.push('\n');
     }
     text
-}
-
-/// datagen's value bytes: record `seq`'s value is
-/// `pattern[seq % 26 .. seq % 26 + value_bytes]`.
-fn value_pattern(value_bytes: usize) -> Vec<u8> {
-    (0..value_bytes + 26)
-        .map(|j| b'a' + (j % 26) as u8)
-        .collect()
 }
 
 fn broker_script() -> PathBuf {
@@ -752,12 +880,6 @@ fn vm_hwm_kib(status_file: &str) -> Option<u64> {
 
 // ---------------------------------------------------------------------------
 // The broker's view: high watermarks over time, then CreateTime per record
-
-fn wall_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
 
 /// One look at the topic's high watermarks: the broker answered at some
 /// moment between `sent` and `recv` (wall clock, µs).
@@ -1087,15 +1209,6 @@ fn throughput(samples: &[Sample], created: &[Vec<i64>], records: u64) -> (f64, &
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
 // ---------------------------------------------------------------------------
 // Topics
 
@@ -1176,191 +1289,8 @@ fn delete_topic(admin: &AdminClient<DefaultClientContext>, topic: &str) {
 // ---------------------------------------------------------------------------
 // Case (a): the bare producer, run as `bench --bare-producer TOPIC N BYTES P`
 
-/// Times each record from when it was made to its delivery report.
-struct Timing {
-    base: Instant,
-    latencies_us: Mutex<Vec<u32>>,
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for Timing {}
-
-impl ProducerContext for Timing {
-    /// Nanoseconds since `base` when the record was made; a plain integer,
-    /// so that timing costs no allocation per record.
-    type DeliveryOpaque = usize;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, made_ns: usize) {
-        match result {
-            Ok(_) => {
-                let us =
-                    (self.base.elapsed().as_nanos() as u64).saturating_sub(made_ns as u64) / 1000;
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-                self.latencies_us
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(us.min(u64::from(u32::MAX)) as u32);
-            }
-            Err((e, _)) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                self.first_error
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert_with(|| e.to_string());
-            }
-        }
-    }
-}
-
-/// Produces datagen's records (same keys, values, `seq` header and
-/// CreateTime-when-made) with a plain loop: no plugins, no host. Prints a JSON
-/// report on stdout.
-fn bare_producer(args: &[String]) -> Result<()> {
-    let (topic, records, value_bytes, partitions, linger) = match args {
-        [t, r, v, p] => (t, r, v, p, None),
-        [t, r, v, p, l] => (t, r, v, p, Some(parse_num(l, "LINGER_MS")?)),
-        _ => bail!("usage: bench --bare-producer TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS]"),
-    };
-    let knobs = Knobs {
-        linger_ms: linger,
-        rate: None,
-    };
-    let records: u64 = parse_num(records, "RECORDS")?;
-    let value_bytes: usize = parse_num(value_bytes, "VALUE_BYTES")?;
-    let partitions: i32 = parse_num(partitions, "PARTITIONS")?;
-    let brokers = brokers();
-
-    // The producer properties streamplug itself would use for case (b).
-    let text = streamplug_config(
-        &brokers,
-        topic,
-        partitions,
-        records,
-        value_bytes,
-        false,
-        knobs,
-    );
-    let config = streamplug::Config::parse(&text, Path::new("bench-bare.toml"))
-        .context("cannot derive streamplug's producer settings")?;
-    let source = config
-        .sources
-        .first()
-        .context("the derived config has no source")?;
-    let mut client = streamplug::producer::settings::client_config(&config.kafka, &brokers);
-    // streamplug pauses a source at its in-flight caps; librdkafka's queue
-    // limits are the same thing for a bare loop (they count records until
-    // their delivery report), so latency under load is like for like.
-    client
-        .set("client.id", "bench-bare")
-        .set(
-            "queue.buffering.max.messages",
-            source.max_in_flight_records.to_string(),
-        )
-        .set(
-            "queue.buffering.max.kbytes",
-            (source.max_in_flight_bytes.0 / 1024).to_string(),
-        );
-    let timing = Timing {
-        base: Instant::now(),
-        latencies_us: Mutex::new(Vec::with_capacity(records as usize)),
-        delivered: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        first_error: Mutex::new(None),
-    };
-    let producer: BaseProducer<Timing> = client
-        .create_with_context(timing)
-        .context("cannot create the producer")?;
-
-    // streamplug checks its topics through its producer before the first
-    // poll; a bare program that did not would charge its first records with
-    // the topic's metadata lookup and the producer id handshake.
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .context("metadata for the topic")?;
-
-    let pattern = value_pattern(value_bytes);
-    let mut key = String::with_capacity(16);
-    let mut seq_text = String::with_capacity(20);
-    let started = Instant::now();
-    for seq in 0..records {
-        key.clear();
-        let _ = write!(key, "key-{}", seq % KEY_CARDINALITY);
-        seq_text.clear();
-        let _ = write!(seq_text, "{seq}");
-        let from = (seq % 26) as usize;
-        let value = &pattern[from..from + value_bytes];
-        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
-            key: "seq",
-            value: Some(seq_text.as_bytes()),
-        });
-        let made_ns = producer.context().base.elapsed().as_nanos() as usize;
-        let made_ms = wall_us() / 1000;
-        let mut record = BaseRecord::with_opaque_to(topic, made_ns)
-            .key(key.as_bytes())
-            .payload(value)
-            .headers(headers)
-            .timestamp(made_ms);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // At the in-flight cap: serve delivery reports until there is room.
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-                Err((e, _)) => bail!("produce failed: {e}"),
-            }
-        }
-        // Delivery reports are served on this thread; often enough that
-        // their timing is not delayed by more than a few tens of µs.
-        if seq % 64 == 63 {
-            producer.poll(Duration::ZERO);
-        }
-    }
-    let send_seconds = started.elapsed().as_secs_f64();
-    producer.flush(Duration::from_secs(120)).context("flush")?;
-    let t = producer.context();
-    let mut lat: Vec<f64> = t
-        .latencies_us
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|&us| f64::from(us) / 1000.0)
-        .collect();
-    lat.sort_by(f64::total_cmp);
-    let report = json!({
-        "delivered": t.delivered.load(Ordering::Relaxed),
-        "failed": t.failed.load(Ordering::Relaxed),
-        "first_error": t.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        "seconds_to_flushed": started.elapsed().as_secs_f64(),
-        "seconds_sending": send_seconds,
-        "callback_latency_ms": {
-            "what": "from when the loop made the record (before send) to its delivery report",
-            "p50": percentile(&lat, 0.50),
-            "p99": percentile(&lat, 0.99),
-            "max": lat.last().copied(),
-        },
-        "properties": properties_json(&client),
-    });
-    println!("{report}");
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------
 // Medians, ratios, the report
-
-/// A producer's properties for the report (the broker address left out).
-fn properties_json(client: &ClientConfig) -> serde_json::Map<String, Value> {
-    client
-        .config_map()
-        .into_iter()
-        .filter(|(k, _)| *k != "bootstrap.servers")
-        .map(|(k, v)| (k.to_string(), Value::from(v)))
-        .collect()
-}
 
 fn median(values: &mut Vec<f64>) -> Option<f64> {
     values.retain(|v| v.is_finite());
@@ -1398,7 +1328,27 @@ const METRICS: &[(&str, &[&str])] = &[
     ("process_seconds", &["process_seconds"]),
 ];
 
-fn summarise_size(value_bytes: usize, records: u64, runs: Vec<Vec<Value>>) -> Value {
+/// Half the range of `path` over runs, as a percentage of its median: the
+/// round-to-round spread, reported as ±.
+fn spread_pct(runs: &[Value], path: &[&str]) -> Option<f64> {
+    let v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| path.iter().fold(r, |v, k| &v[*k]).as_f64())
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let median = median_of(runs, path)?;
+    (v.len() > 1 && median != 0.0).then(|| (hi - lo) / 2.0 / median * 100.0)
+}
+
+fn summarise_size(
+    value_bytes: usize,
+    records: u64,
+    runs: Vec<Vec<Value>>,
+    paced: Option<Value>,
+) -> Value {
     let medians: Vec<serde_json::Map<String, Value>> = runs
         .iter()
         .map(|r| {
@@ -1424,34 +1374,39 @@ fn summarise_size(value_bytes: usize, records: u64, runs: Vec<Vec<Value>>) -> Va
                     (k.clone(), json!(r))
                 })
                 .collect();
+            let spread: serde_json::Map<String, Value> = METRICS
+                .iter()
+                .map(|(name, path)| (name.to_string(), json!(spread_pct(&runs, path))))
+                .collect();
             let reported = match case {
-                Case::Bare | Case::JavaPerf => json!({
+                Case::Bare | Case::BareSystem | Case::JavaPerf => json!({
                     "p50": median_of(&runs, &["producer_reported_latency_ms", "p50"]),
                     "p99": median_of(&runs, &["producer_reported_latency_ms", "p99"]),
                     "max": median_of(&runs, &["producer_reported_latency_ms", "max"]),
-                    "what": if case == Case::Bare {
+                    "what": if case != Case::JavaPerf {
                         "bare loop: from when the record was made (just before send) to its delivery report, in-process"
                     } else {
                         "ProducerPerformance's own: from just before send() to its callback"
                     },
                 }),
-                Case::Source | Case::Pipeline => Value::Null,
+                Case::Source | Case::Pipeline | Case::Sources => Value::Null,
             };
             json!({
                 "id": case.id(),
                 "name": case.name(),
                 "median": m,
                 "ratio_to_a": ratios,
+                "spread_pct": spread,
                 "producer_reported_latency_ms": reported,
                 "producer_reported_latency_note": match case {
-                    Case::Source | Case::Pipeline => "null: streamplug does not expose per-record delivery latency (its summary has counters only); use latency_ms, measured at the broker",
+                    Case::Source | Case::Pipeline | Case::Sources => "null: streamplug does not expose per-record delivery latency (its summary has counters only); use latency_ms, measured at the broker",
                     _ => "a second opinion beside latency_ms; it is not comparable across cases because each producer starts its clock differently",
                 },
                 "runs": runs,
             })
         })
         .collect();
-    json!({ "value_bytes": value_bytes, "records": records, "cases": cases })
+    json!({ "value_bytes": value_bytes, "records": records, "cases": cases, "paced": paced })
 }
 
 fn report(opts: &Opts, brokers: &str, sizes: Vec<Value>, retries: Vec<Value>) -> Result<Value> {
@@ -1464,25 +1419,7 @@ fn report(opts: &Opts, brokers: &str, sizes: Vec<Value>, retries: Vec<Value>) ->
             .find(|c| c["id"] == case)?["ratio_to_a"][metric]
             .as_f64()
     };
-    let mut targets = Vec::new();
-    for (size, want) in [(100usize, 0.90), (1024, 0.97)] {
-        let got = ratio(size, "c", "records_per_s");
-        targets.push(json!({
-            "target": format!("(c)/(a) >= {want:.2} records/s at {} values", size_label(size)),
-            "measured": got,
-            "met": got.map(|g| g >= want),
-        }));
-    }
-    for size in [100usize, 1024] {
-        let c = ratio(size, "c", "records_per_s");
-        let d = ratio(size, "d", "records_per_s");
-        targets.push(json!({
-            "target": format!("(c) ahead of ProducerPerformance at {} values (records/s)", size_label(size)),
-            "measured": match (c, d) { (Some(c), Some(d)) if d != 0.0 => Some(c / d), _ => None },
-            "measured_means": "(c)/(d) records/s",
-            "met": match (c, d) { (Some(c), Some(d)) => Some(c > d), _ => None },
-        }));
-    }
+    let targets = targets(&sizes, &ratio);
     let bare_properties = {
         let text = streamplug_config(brokers, "t", opts.partitions, 1, 100, false, opts.knobs);
         let config = streamplug::Config::parse(&text, Path::new("bench.toml"))?;
@@ -1526,10 +1463,12 @@ fn report(opts: &Opts, brokers: &str, sizes: Vec<Value>, retries: Vec<Value>) ->
             "ratio_to_a": "the case's median divided by (a)'s median, per figure",
         },
         "cases": {
-            "a": "this binary (`bench --bare-producer`): a BaseProducer loop polled on the sending thread, with exactly streamplug's librdkafka properties (derived from the same config as (b) through streamplug::producer::settings) except queue.buffering.max.messages/kbytes, set to a streamplug source's default in-flight caps; same keys (key-0..key-999), values, `seq` header and CreateTime as datagen",
+            "a": "this binary (`bench --bare-producer`, with mimalloc as its allocator, like streamplug): a BaseProducer loop polled on the sending thread, with exactly streamplug's librdkafka properties (derived from the same config as (b) through streamplug::producer::settings) except queue.buffering.max.messages/kbytes, set to a streamplug source's default in-flight caps; same keys (key-0..key-999), values, `seq` header and CreateTime as datagen",
             "b": "streamplug run with one datagen source (count, value_size; defaults otherwise), no partitioner plugin (librdkafka's murmur2_random places keys)",
             "c": "streamplug run with datagen -> passthrough transform (copies every record) -> keyhash-partitioner (Java-compatible murmur2 in the plugin)",
             "d": "org.apache.kafka.tools.ProducerPerformance via tests/kafka/broker.sh exec (same Kafka version as the broker), --throughput -1, with --payload-file holding datagen's 26 distinct values for the size (so values compress like the other cases'); its records have no key and no header, and it chooses partitions with the sticky partitioner",
+            "e": "streamplug run with 8 datagen sources (datagen-0 .. datagen-7) in one host, sharing the records (and, paced, the rate) and the topic; compared with (a) producing the same total",
+            "a-sys": "case (a) built with the C library's allocator (the `bench-bare-system` binary; (a) and streamplug use mimalloc): the loop a user would write; one run per size, in round 1",
         },
         "producer_properties": {
             "a_b_c_librdkafka": bare_properties,
@@ -1537,9 +1476,79 @@ fn report(opts: &Opts, brokers: &str, sizes: Vec<Value>, retries: Vec<Value>) ->
         },
         "targets": targets,
         "retried_runs": retries,
-        "targets_not_measured_here": "per-stage cost (stage-cost bench), instantiation time and 1000-instance RSS are issue 6 items 2 and 3",
+        "targets_not_measured_here": "per-stage cost (stage-cost bench), instantiation time and 1000-instance RSS are issue 6 items 2 and 3; the CPU accounting of (c) against (a) is in docs/performance.md",
         "sizes": sizes,
     }))
+}
+
+/// The targets of issue 11, as measured in this run.
+fn targets(sizes: &[Value], ratio: &dyn Fn(usize, &str, &str) -> Option<f64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut target = |what: String, measured: Option<f64>, means: &str, met: Option<bool>| {
+        out.push(
+            json!({ "target": what, "measured": measured, "measured_means": means, "met": met }),
+        );
+    };
+    for size in [100usize, 1024] {
+        let label = size_label(size);
+        let (b, c, d, e) = (
+            ratio(size, "b", "records_per_s"),
+            ratio(size, "c", "records_per_s"),
+            ratio(size, "d", "records_per_s"),
+            ratio(size, "e", "records_per_s"),
+        );
+        let want = if size == 100 { 0.95 } else { 1.0 };
+        target(
+            format!("(c)/(a) >= {want:.2} records/s at {label} values"),
+            c,
+            "(c)/(a) records/s",
+            c.map(|c| c >= want),
+        );
+        target(
+            format!("(b)/(a) >= 1.00 records/s at {label} values"),
+            b,
+            "(b)/(a) records/s",
+            b.map(|b| b >= 1.0),
+        );
+        let cpu = ratio(size, "c", "cpu_s_per_million");
+        target(
+            format!("CPU per record of (c) <= 1.10 x (a) at {label} values"),
+            cpu,
+            "(c)/(a) CPU s per M records",
+            cpu.map(|r| r <= 1.10),
+        );
+        let cd = c.zip(d).filter(|(_, d)| *d != 0.0).map(|(c, d)| c / d);
+        target(
+            format!("(c) >= 1.3 x ProducerPerformance records/s at {label} values"),
+            cd,
+            "(c)/(d) records/s",
+            cd.map(|r| r >= 1.3),
+        );
+        target(
+            format!("(e) 8 sources >= 0.95 x (a) records/s at {label} values"),
+            e,
+            "(e)/(a) records/s",
+            e.map(|e| e >= 0.95),
+        );
+        let paced = sizes
+            .iter()
+            .find(|s| s["value_bytes"].as_u64() == Some(size as u64))
+            .map(|s| &s["paced"]["cases"]);
+        let p99 = |id: &str| {
+            paced
+                .and_then(Value::as_array)
+                .and_then(|cases| cases.iter().find(|c| c["id"] == id))
+                .and_then(|c| c["median"]["latency_p99_ms"].as_f64())
+        };
+        let excess = p99("c").zip(p99("a")).map(|(c, a)| c - a);
+        target(
+            format!("fixed-rate p99 of (c) <= (a)'s p99 + 5 ms at {label} values"),
+            excess,
+            "(c)'s p99 minus (a)'s, ms",
+            excess.map(|x| x <= 5.0),
+        );
+    }
+    out
 }
 
 fn git_commit() -> Option<String> {
@@ -1605,7 +1614,7 @@ fn fmt_opt(v: &Value, digits: usize) -> String {
 /// The README table: one row per case and size, each figure with its ratio to (a).
 fn markdown_table(report: &Value) -> String {
     let mut t = String::from(
-        "| values | case | records/s | MB/s | latency p50 / p99 / max (ms) | CPU s per M records | peak RSS (MiB) |\n|---|---|---|---|---|---|---|\n",
+        "| values | case | records/s (spread) | MB/s | latency p50 / p99 / max (ms) | CPU s per M records (spread) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|\n",
     );
     for size in report["sizes"].as_array().into_iter().flatten() {
         let label = size_label(size["value_bytes"].as_u64().unwrap_or(0) as usize);
@@ -1619,6 +1628,11 @@ fn markdown_table(report: &Value) -> String {
                     format!("{} ({}×)", fmt_opt(&m[k], digits), fmt_opt(&r[k], 2))
                 }
             };
+            let spread = |k: &str| {
+                c["spread_pct"][k]
+                    .as_f64()
+                    .map_or(String::new(), |p| format!(" ±{p:.1}%"))
+            };
             let rps = if c["id"] == "a" {
                 thousands(m["records_per_s"].as_f64().unwrap_or(0.0))
             } else {
@@ -1627,7 +1641,7 @@ fn markdown_table(report: &Value) -> String {
                     thousands(m["records_per_s"].as_f64().unwrap_or(0.0)),
                     fmt_opt(&r["records_per_s"], 2)
                 )
-            };
+            } + &spread("records_per_s");
             let _ = writeln!(
                 t,
                 "| {label} | ({}) {} | {rps} | {} | {} / {} / {} | {} | {} |",
@@ -1637,8 +1651,34 @@ fn markdown_table(report: &Value) -> String {
                 fmt_opt(&m["latency_p50_ms"], 1),
                 fmt_opt(&m["latency_p99_ms"], 1),
                 fmt_opt(&m["latency_max_ms"], 1),
-                cell("cpu_s_per_million", 2),
+                cell("cpu_s_per_million", 2) + &spread("cpu_s_per_million"),
                 cell("peak_rss_mib", 0),
+            );
+        }
+    }
+    t + &paced_table(report)
+}
+
+/// The fixed-rate latency runs: one row per case and size.
+fn paced_table(report: &Value) -> String {
+    let mut t = String::from(
+        "\n| values | paced at (records/s) | case | records/s | latency p50 / p99 / max (ms) | CPU s per M records |\n|---|---|---|---|---|---|\n",
+    );
+    for size in report["sizes"].as_array().into_iter().flatten() {
+        let label = size_label(size["value_bytes"].as_u64().unwrap_or(0) as usize);
+        let rate = thousands(size["paced"]["rate"].as_f64().unwrap_or(0.0));
+        for c in size["paced"]["cases"].as_array().into_iter().flatten() {
+            let m = &c["median"];
+            let _ = writeln!(
+                t,
+                "| {label} | {rate} | ({}) {} | {} | {} / {} / {} | {} |",
+                c["id"].as_str().unwrap_or("?"),
+                c["name"].as_str().unwrap_or("?"),
+                thousands(m["records_per_s"].as_f64().unwrap_or(0.0)),
+                fmt_opt(&m["latency_p50_ms"], 1),
+                fmt_opt(&m["latency_p99_ms"], 1),
+                fmt_opt(&m["latency_max_ms"], 1),
+                fmt_opt(&m["cpu_s_per_million"], 2),
             );
         }
     }
@@ -1663,7 +1703,9 @@ fn svg_chart(report: &Value) -> String {
     const RIGHT: f64 = 20.0;
     const TOP: f64 = 60.0;
     const BOTTOM: f64 = 110.0;
-    const COLORS: [&str; 4] = ["#4c72b0", "#55a868", "#8172b2", "#c44e52"];
+    const COLORS: [&str; 6] = [
+        "#4c72b0", "#55a868", "#8172b2", "#c44e52", "#dd8452", "#937860",
+    ];
     let sizes: Vec<&Value> = report["sizes"].as_array().into_iter().flatten().collect();
     let rate = |c: &Value| c["median"]["records_per_s"].as_f64().unwrap_or(0.0);
     let max = sizes
@@ -1762,7 +1804,7 @@ fn svg_chart(report: &Value) -> String {
     // Two columns, two rows: the full names do not fit on one line.
     for (ci, case) in CASES.into_iter().enumerate() {
         let x = LEFT + (ci % 2) as f64 * plot_w / 2.0;
-        let ly = H - 44.0 + (ci / 2) as f64 * 20.0;
+        let ly = H - 64.0 + (ci / 2) as f64 * 20.0;
         let _ = writeln!(
             s,
             "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/>\

@@ -219,7 +219,9 @@ pub fn main(args: &[String]) -> Result<()> {
         keep_topics: false,
         warmup: false,
         smoke: sw.smoke,
+        paced_seconds: 0.0,
         streamplug: binary,
+        bare_system: PathBuf::new(),
         knobs: Knobs::default(),
         timeline: true,
     };
@@ -273,6 +275,7 @@ pub fn main(args: &[String]) -> Result<()> {
                         knobs: Knobs {
                             linger_ms: Some(linger),
                             rate,
+                            ..Knobs::default()
                         },
                         ..base.clone()
                     };
