@@ -2,7 +2,7 @@
 //! broken versions refused, and config changes applied to running sources.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use streamplug_tests::{
     Consumed, Scratch, artifacts, brokers, consume_all, counter, read_summary, sigterm, spawn_run,
