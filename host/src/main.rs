@@ -55,6 +55,7 @@ enum Command {
         /// The plugin's `.wasm` component.
         plugin: PathBuf,
     },
+    Test(streamplug::harness::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         } => run(&config, summary_json, pid_file),
         Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
+        Command::Test(args) => streamplug::harness::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
