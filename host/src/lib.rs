@@ -22,6 +22,7 @@ pub mod plugin;
 pub mod producer;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 pub mod stats;
 pub mod supervisor;
 

@@ -56,6 +56,7 @@ enum Command {
         plugin: PathBuf,
     },
     Test(streamplug::harness::Args),
+    New(streamplug::scaffold::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
         Command::Test(args) => streamplug::harness::execute(args),
+        Command::New(args) => streamplug::scaffold::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
