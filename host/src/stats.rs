@@ -168,7 +168,12 @@ impl PluginStats {
             swaps: versions.swaps.clone(),
             refused_swaps: versions.refused.clone(),
             records_in,
-            records_out,
+            // A source has no input: what it makes is what it hands on, so
+            // both counts are the records it made (README, Summary).
+            records_out: match world {
+                World::Source => records_in,
+                _ => records_out,
+            },
             dropped: match world {
                 World::Transform => records_in.saturating_sub(records_out),
                 _ => 0,
