@@ -74,7 +74,7 @@ fn a_transform_reads_json_lines_and_prints_its_output() {
             "\n",
             r#"{"key":"b","value":"{\"kind\":\"view\"}"}"#,
             "\n\n",
-            r#"{"key_base64":"AAE=","value":"{\"kind\":\"buy\"}","partition":2}"#,
+            r#"{"key_base64":"/wE=","value":"{\"kind\":\"buy\"}","partition":2}"#,
             "\n",
         ),
     );
@@ -97,7 +97,7 @@ fn a_transform_reads_json_lines_and_prints_its_output() {
                    "value": "{\"kind\":\"buy\",\"n\":1}",
                    "headers": [{"name": "h", "value_base64": "/wA="},
                                {"name": "json-filter", "value": "buy"}]}),
-            json!({"topic": null, "partition": 2, "timestamp": null, "key_base64": "AAE=",
+            json!({"topic": null, "partition": 2, "timestamp": null, "key_base64": "/wE=",
                    "value": "{\"kind\":\"buy\"}",
                    "headers": [{"name": "json-filter", "value": "buy"}]}),
         ]

@@ -228,6 +228,7 @@ impl Env<'_> {
     /// Runs the input through the transform, `--batch` records per call.
     fn transform(&self, out: &mut dyn Write, report: &mut Report) -> Result<()> {
         let opts = self.opts;
+        let input = open_input(opts)?;
         let mut transform = TransformInstance::start(
             self.engine,
             self.plugin,
@@ -238,7 +239,7 @@ impl Env<'_> {
             None,
         )
         .map_err(|e| failed(&self.name, e))?;
-        for_each_batch(opts, |batch, n| {
+        for_each_batch(opts, input, |batch, n| {
             report.records_in += n as u64;
             let started = Instant::now();
             let output = transform.process(batch).map_err(|e| match e {
@@ -266,6 +267,7 @@ impl Env<'_> {
     /// keeps it, as in `run`.
     fn partitioner(&self, out: &mut dyn Write, report: &mut Report) -> Result<()> {
         let opts = self.opts;
+        let input = open_input(opts)?;
         let mut partitioner = PartitionerInstance::start(
             self.engine,
             self.plugin,
@@ -277,7 +279,7 @@ impl Env<'_> {
         )
         .map_err(|e| failed(&self.name, e))?;
         let (topic, count) = (opts.topic.as_str(), opts.partitions);
-        for_each_batch(opts, |batch, n| {
+        for_each_batch(opts, input, |batch, n| {
             report.records_in += n as u64;
             let started = Instant::now();
             let chosen = partitioner
@@ -323,13 +325,12 @@ impl Env<'_> {
 
 /// Reads the input's JSON lines and hands them on in batches of `--batch`
 /// records (and the batch's record count), up to `--count` records.
-fn for_each_batch(opts: &Options, mut f: impl FnMut(&Vec<u8>, usize) -> Result<()>) -> Result<()> {
-    let Some(input) = &opts.input else {
-        bail!(
-            "a transform or partitioner needs records: give --input FILE.jsonl (or `-` for stdin)"
-        );
-    };
-    let reader = open_input(input)?;
+fn for_each_batch(
+    opts: &Options,
+    reader: Box<dyn BufRead>,
+    mut f: impl FnMut(&Vec<u8>, usize) -> Result<()>,
+) -> Result<()> {
+    let input = opts.input.as_deref().unwrap_or(Path::new("-"));
     let limit = opts.count.unwrap_or(u64::MAX);
     let mut read = 0;
     let mut batch = BatchWriter::new();
@@ -357,7 +358,13 @@ fn for_each_batch(opts: &Options, mut f: impl FnMut(&Vec<u8>, usize) -> Result<(
     Ok(())
 }
 
-fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
+/// The `--input` of a transform or partitioner, which needs one.
+fn open_input(opts: &Options) -> Result<Box<dyn BufRead>> {
+    let Some(path) = &opts.input else {
+        bail!(
+            "a transform or partitioner needs records: give --input FILE.jsonl (or `-` for stdin)"
+        );
+    };
     if path == Path::new("-") {
         return Ok(Box::new(std::io::stdin().lock()));
     }
