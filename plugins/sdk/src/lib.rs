@@ -147,7 +147,8 @@ pub trait Partitioner: Sized + 'static {
 #[doc(hidden)]
 pub mod __private;
 
-#[cfg(feature = "testing")]
+// Always in the SDK's own unit tests, which test it.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 include!(concat!(env!("OUT_DIR"), "/export_macros.rs"));
