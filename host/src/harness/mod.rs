@@ -52,6 +52,10 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// How long an idle source that gave no wait is left alone, as
+/// `runtime.idle_backoff_ms`'s default.
+const IDLE_BACKOFF_MS: u64 = 50;
+
 /// Records a source makes when `--count` is not given.
 pub const DEFAULT_SOURCE_COUNT: u64 = 10;
 
@@ -203,7 +207,11 @@ impl Env<'_> {
                 PollResult::Idle(ms) => {
                     report.plugin_time += started.elapsed();
                     out.flush().context("cannot write to stdout")?;
-                    let wait = if ms == 0 { 50 } else { u64::from(ms) };
+                    let wait = if ms == 0 {
+                        IDLE_BACKOFF_MS
+                    } else {
+                        u64::from(ms)
+                    };
                     std::thread::sleep(Duration::from_millis(wait));
                 }
                 PollResult::Finished => {
