@@ -9,10 +9,15 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-if ! rustc --print target-list >/dev/null 2>&1 || \
-   [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib" ]; then
-    echo "the wasm32-wasip2 target is not installed: run \`rustup target add wasm32-wasip2\`" >&2
-    exit 1
+# The target is added when missing (with rustup); without rustup, say how.
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib" ]; then
+    if command -v rustup >/dev/null 2>&1; then
+        echo "adding the wasm32-wasip2 target (rustup target add wasm32-wasip2)" >&2
+        rustup target add wasm32-wasip2 >&2
+    else
+        echo "the wasm32-wasip2 target is not installed and rustup is not on PATH: install the target for your Rust toolchain" >&2
+        exit 1
+    fi
 fi
 
 packages=()

@@ -4,21 +4,25 @@
 //!
 //! - [`checkpoint`]: durable source positions, committed on Kafka's acknowledgements.
 //! - [`config`]: the TOML file.
+//! - [`harness`]: `streamplug test`, one plugin run locally without Kafka.
 //! - [`plugin`]: loading, caching, sandboxing plugins.
 //! - [`pipeline`]: moving batches from sources to the producer.
 //! - [`producer`]: the shared producer, in-flight caps, topics.
 //! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
+//! - [`scaffold`]: `streamplug new`, a ready plugin project from templates.
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
 pub mod config;
 pub mod engine;
+pub mod harness;
 pub mod pipeline;
 pub mod plugin;
 pub mod producer;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 pub mod stats;
 pub mod supervisor;
 

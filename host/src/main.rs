@@ -55,6 +55,8 @@ enum Command {
         /// The plugin's `.wasm` component.
         plugin: PathBuf,
     },
+    Test(streamplug::harness::Args),
+    New(streamplug::scaffold::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +78,8 @@ fn main() -> ExitCode {
         } => run(&config, summary_json, pid_file),
         Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
+        Command::Test(args) => streamplug::harness::execute(args),
+        Command::New(args) => streamplug::scaffold::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

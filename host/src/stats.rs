@@ -16,7 +16,8 @@ pub struct PluginStats {
     name: String,
     /// Records a source returned from `poll`, or a transform received.
     pub records_in: AtomicU64,
-    /// Records a transform returned.
+    /// Records a transform returned (a source's summary shows its records
+    /// made here too).
     pub records_out: AtomicU64,
     /// Records handed to the producer.
     pub produced: AtomicU64,
@@ -168,7 +169,12 @@ impl PluginStats {
             swaps: versions.swaps.clone(),
             refused_swaps: versions.refused.clone(),
             records_in,
-            records_out,
+            // A source has no input: what it makes is what it hands on, so
+            // both counts are the records it made (README, Summary).
+            records_out: match world {
+                World::Source => records_in,
+                _ => records_out,
+            },
             dropped: match world {
                 World::Transform => records_in.saturating_sub(records_out),
                 _ => 0,
@@ -366,5 +372,25 @@ impl Summary {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sources_records_out_are_the_records_it_made() {
+        let mut registry = StatsRegistry::default();
+        let source = registry.register("s", World::Source, "h");
+        let transform = registry.register("t", World::Transform, "h");
+        PluginStats::add(&source.records_in, 7);
+        PluginStats::add(&transform.records_in, 7);
+        PluginStats::add(&transform.records_out, 5);
+        let summary = registry.summary(false, 1.0);
+        let get = |name: &str| &summary.plugins[name];
+        assert_eq!((get("s").records_in, get("s").records_out), (7, 7));
+        assert_eq!(get("s").dropped, 0);
+        assert_eq!((get("t").records_out, get("t").dropped), (5, 2));
     }
 }

@@ -703,21 +703,21 @@ fn reject_batch(sink: &RecordSink, topic: &str, batch: &[u8], cause: &str) {
 }
 
 /// Bytes of memory limit per byte of batch budget: see `byte_budget`.
-const MEMORY_PER_BATCH_BYTE: u64 = 8;
+pub(crate) const MEMORY_PER_BATCH_BYTE: u64 = 8;
 
 /// What a source was asked for.
 #[derive(Debug, Clone, Copy)]
-struct Budget {
-    records: u64,
+pub(crate) struct Budget {
+    pub(crate) records: u64,
     /// The encoded batch without its last record must be below this (the
     /// last may pass it, as the in-flight caps allow). `None` for a source
     /// that was not told a byte budget (contract 0.1.0).
-    bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
 }
 
 /// Checks a batch from a plugin: well formed, and within what was asked.
 /// Returns its record count and payload bytes.
-fn check_batch(batch: &[u8], max: Option<Budget>) -> Result<(u32, u64), String> {
+pub(crate) fn check_batch(batch: &[u8], max: Option<Budget>) -> Result<(u32, u64), String> {
     let reader = BatchReader::new(batch).map_err(|e| e.to_string())?;
     let n = reader.len();
     if let Some(max) = max

@@ -104,6 +104,7 @@ impl HostState {
             limiter: MemoryLimiter {
                 cap: memory_cap,
                 denied: None,
+                peak: 0,
             },
             recent_stderr,
         })
@@ -252,6 +253,8 @@ impl v0_1::log::Host for HostState {
 pub struct MemoryLimiter {
     pub cap: usize,
     pub denied: Option<usize>,
+    /// The largest linear memory granted so far (`streamplug test` reports it).
+    pub peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -265,6 +268,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.denied = Some(desired);
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

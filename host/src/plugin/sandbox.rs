@@ -217,6 +217,11 @@ macro_rules! plugin_instance {
                     .map_err(init_failed)?;
                 Ok(Self { sandbox, bindings })
             }
+
+            /// The largest linear memory this instance has had, in bytes.
+            pub fn peak_memory(&self) -> usize {
+                self.sandbox.store.data().limiter.peak
+            }
         }
     };
 }

@@ -196,3 +196,35 @@ fn config_errors() {
             .contains("not a known setting")
     );
 }
+
+/// Through the SDK's test driver, as the host calls it: records in, records
+/// out, every field kept but the added header and the routed topic.
+#[test]
+fn through_the_sdk_test_driver_fields_pass_unchanged() {
+    use streamplug_sdk::testing::{Record, TestTransform};
+
+    let mut t = TestTransform::<JsonFilter>::start(&[
+        ("field", "kind"),
+        ("values", "buy"),
+        ("route_topic", "buys"),
+    ])
+    .unwrap();
+    let buy = Record::new()
+        .with_key([0u8, 1])
+        .with_value(r#"{"kind":"buy"}"#)
+        .with_timestamp(7)
+        .with_partition(2)
+        .with_header("h", [0xffu8]);
+    let tombstone = Record::new().with_key("gone");
+    let view = Record::new().with_value(r#"{"kind":"view"}"#);
+    let out = t.process(&[buy.clone(), tombstone, view]).unwrap();
+    assert_eq!(
+        out,
+        [buy.with_topic("buys").with_header("json-filter", "buy")],
+        "the tombstone (no value) and the view are dropped"
+    );
+    let err = TestTransform::<JsonFilter>::start(&[("field", "kind")])
+        .err()
+        .unwrap();
+    assert!(err.contains("`values`"), "{err}");
+}

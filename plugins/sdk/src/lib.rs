@@ -36,6 +36,12 @@
 //! name (`streamplug_sdk`) and call exactly one export macro. It needs no
 //! direct `wit-bindgen` dependency.
 //!
+//! # Testing
+//!
+//! With the `testing` feature (as a dev-dependency:
+//! `streamplug-sdk = { …, features = ["testing"] }`), [`testing`] runs a
+//! plugin's trait implementation natively in `#[test]`s, records in and out.
+//!
 //! # Errors and panics
 //!
 //! Return `Err(String)` for recoverable errors: the host logs it and carries on
@@ -140,6 +146,10 @@ pub trait Partitioner: Sized + 'static {
 
 #[doc(hidden)]
 pub mod __private;
+
+// Always in the SDK's own unit tests, which test it.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 include!(concat!(env!("OUT_DIR"), "/export_macros.rs"));
 

@@ -448,3 +448,70 @@ fn log_import_names_the_wit_package_version() {
     let import = format!("wasm_import_module = \"streamplug:plugin/log@{version}\"");
     assert!(log.contains(&import), "log.rs must import {import}");
 }
+
+mod testing_driver {
+    use super::{Big, Counting, Tagger};
+    use crate::DeliveryReport;
+    use crate::testing::{Polled, Record, TestSource, TestTransform, decode, encode};
+
+    #[test]
+    fn records_keep_every_field_through_the_encoding() {
+        let r = Record::new()
+            .with_key([0u8, 0xff])
+            .with_value("v")
+            .with_timestamp(-3)
+            .with_partition(4)
+            .with_topic("t")
+            .with_header("a", "1")
+            .with_header("a", [2u8]);
+        let tombstone = Record::new().with_key("k");
+        let empty = Record::new().with_key("").with_value("");
+        let all = [r.clone(), tombstone.clone(), empty.clone(), Record::new()];
+        assert_eq!(decode(&encode(&all)).unwrap(), all);
+        assert_eq!(r.header("a"), Some(&b"1"[..]), "the first of its name");
+        assert_eq!(r.key_str(), None, "not UTF-8");
+        assert_eq!(empty.value_str(), Some(""), "empty is not absent");
+        assert_eq!(tombstone.value, None);
+        assert!(decode(&[9]).is_err());
+    }
+
+    #[test]
+    fn a_source_is_held_to_its_budgets_and_resumes() {
+        let mut greedy = TestSource::<Big>::start(&[("greedy", "true")]).unwrap();
+        let err = greedy.poll_within(5, 250).unwrap_err();
+        assert!(err.contains("over the budget of 250 bytes"), "{err}");
+        let mut polite = TestSource::<Big>::start(&[]).unwrap();
+        let Polled::Records(r) = polite.poll_within(100, 250).unwrap() else {
+            panic!("records");
+        };
+        assert_eq!(r.len(), 3);
+
+        let config = [("total", "5"), ("per_poll", "2")];
+        let mut s = TestSource::<Counting>::start(&config).unwrap();
+        assert_eq!(s.take(3).unwrap().len(), 3, "asks for what is missing");
+        let next = s.checkpoint().unwrap().to_vec();
+        s.deliver(DeliveryReport::default());
+        let mut again = TestSource::<Counting>::resume(&config, &next).unwrap();
+        let rest = again.take(10).unwrap();
+        let rest: Vec<_> = rest.iter().map(|r| r.value.clone().unwrap()).collect();
+        assert_eq!(rest, [3u32.to_le_bytes(), 4u32.to_le_bytes()]);
+        assert_eq!(again.poll(10).unwrap(), Polled::Finished);
+        let idle = [("per_poll", "0")];
+        let mut idle = TestSource::<Counting>::start(&idle).unwrap();
+        assert_eq!(idle.poll(10).unwrap(), Polled::Idle(40));
+        assert!(idle.take(10).unwrap().is_empty(), "take stops when idle");
+    }
+
+    #[test]
+    fn a_transform_takes_and_gives_records() {
+        let mut t = TestTransform::<Tagger>::start(&[("topic", "routed")]).unwrap();
+        let keyed = Record::new()
+            .with_key("k")
+            .with_value("x")
+            .with_header("h", "1");
+        let out = t
+            .process(&[keyed.clone(), Record::new().with_value("no key")])
+            .unwrap();
+        assert_eq!(out, [keyed.with_topic("routed").with_header("tag", "1")]);
+    }
+}
