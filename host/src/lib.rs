@@ -3,6 +3,7 @@
 //! batched, idempotent producer.
 //!
 //! - [`checkpoint`]: durable source positions, committed on Kafka's acknowledgements.
+//! - [`cluster`]: hosts sharing sources through a Kafka consumer group.
 //! - [`config`]: the TOML file.
 //! - [`plugin`]: loading, caching, sandboxing plugins.
 //! - [`pipeline`]: moving batches from sources to the producer.
@@ -12,6 +13,7 @@
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod pipeline;
