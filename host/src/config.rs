@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::plugin::World;
+pub use cluster::ClusterConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,9 @@ pub struct Config {
     /// lives only as long as the process.
     #[serde(default)]
     pub checkpoints: Option<CheckpointConfig>,
+    /// Hosts sharing these sources through a Kafka consumer group.
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -692,6 +696,13 @@ impl Config {
                 )
             })?;
         }
+        if let Some(c) = &self.cluster {
+            let store_in_kafka = self
+                .checkpoints
+                .as_ref()
+                .is_some_and(|c| c.store == StoreKind::Kafka);
+            c.validate(store_in_kafka, self.kafka.brokers.is_some())?;
+        }
         self.validate_tenants(text)
     }
 
@@ -843,6 +854,7 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+pub mod cluster;
 pub mod diff;
 
 #[cfg(test)]

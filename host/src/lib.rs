@@ -3,6 +3,7 @@
 //! batched, idempotent producer.
 //!
 //! - [`checkpoint`]: durable source positions, committed on Kafka's acknowledgements.
+//! - [`cluster`]: hosts sharing sources through a Kafka consumer group.
 //! - [`config`]: the TOML file.
 //! - [`harness`]: `streamplug test`, one plugin run locally without Kafka.
 //! - [`plugin`]: loading, caching, sandboxing plugins.
@@ -14,6 +15,7 @@
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod harness;

@@ -57,6 +57,24 @@ enum Command {
     },
     Test(streamplug::harness::Args),
     New(streamplug::scaffold::Args),
+    /// Hosts sharing the sources of one config (`[cluster]`).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The group's live hosts, the config each runs and the sources each runs.
+    Status {
+        /// The config file (its `[cluster]` and `[kafka]` tables).
+        #[arg(long, value_name = "PATH")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +98,9 @@ fn main() -> ExitCode {
         Command::Check { plugin } => check(&plugin),
         Command::Test(args) => streamplug::harness::execute(args),
         Command::New(args) => streamplug::scaffold::execute(args),
+        Command::Cluster {
+            command: ClusterCommand::Status { config, json },
+        } => cluster_status(&config, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +153,18 @@ fn reload(pid_file: Option<PathBuf>, pid: Option<u32>) -> Result<()> {
         anyhow::bail!("cannot signal process {pid}: {e}");
     }
     println!("asked streamplug (pid {pid}) to reload");
+    Ok(())
+}
+
+fn cluster_status(path: &Path, json: bool) -> Result<()> {
+    let config = Config::load(path)?;
+    let status = streamplug::cluster::status::read(&config)?;
+    if json {
+        let text = serde_json::to_string_pretty(&status).context("cannot encode the status")?;
+        println!("{text}");
+    } else {
+        print!("{}", status.render());
+    }
     Ok(())
 }
 

@@ -251,6 +251,9 @@ pub struct Summary {
     pub plugins: BTreeMap<String, PluginSummary>,
     /// Config reloads that changed nothing, with why.
     pub config_reloads_refused: Vec<String>,
+    /// This host's part in a cluster, if it ran in one.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::ClusterSummary>,
 }
 
 /// Every plugin's counters, by name.
@@ -298,6 +301,7 @@ impl StatsRegistry {
             elapsed_seconds,
             plugins,
             config_reloads_refused: self.config_refused.clone(),
+            cluster: None,
         }
     }
 }
@@ -370,6 +374,21 @@ impl Summary {
                     p.dead_lettered, p.dead_letter_failed
                 );
             }
+        }
+        if let Some(c) = &self.cluster {
+            let ran: Vec<&str> = c.sources_run.iter().map(String::as_str).collect();
+            let _ = writeln!(
+                out,
+                "cluster group `{}`, host `{}`: {} rebalance(s); ran {}",
+                c.group,
+                c.host_id,
+                c.rebalances,
+                if ran.is_empty() {
+                    "no source".to_string()
+                } else {
+                    ran.join(", ")
+                }
+            );
         }
         out
     }

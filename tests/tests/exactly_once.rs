@@ -151,3 +151,77 @@ fn exactly_once_without_a_kafka_checkpoint_store_is_refused() {
         "{stderr}"
     );
 }
+
+/// A transaction left open in the checkpoint topic (another host's
+/// exactly-once source, or a crashed run's not yet aborted) hides every
+/// checkpoint written after it began. A start must wait for it to end, not
+/// resume from the older checkpoint it can see and produce records again.
+#[test]
+fn a_start_waits_for_an_open_transaction_instead_of_resuming_from_an_older_checkpoint() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let dir = Scratch::new("eos-open-txn");
+    let topic = unique_topic("eos-open-txn");
+    let checkpoints = unique_topic("eos-open-txn-checkpoints");
+    let config = |count: u64| {
+        header(&checkpoints)
+            + &source(
+                "gen",
+                &topic,
+                "exactly_once",
+                &format!("count = {count}\nrate = 1000\ntimestamp = \"none\""),
+            )
+    };
+    let summary = dir.path().join("summary.json");
+    // Run 1: checkpoint at 1000.
+    let first = dir.write("first.toml", &config(1000));
+    assert!(run_to_end(&first, &summary).status.success());
+
+    // Run 2 goes on to 4000; a second producer opens a transaction on the
+    // checkpoint topic while it runs, so its later checkpoints are written
+    // after that transaction began.
+    let second = dir.write("second.toml", &config(4000));
+    let mut run2 = spawn_run(&second, &summary, dir.path());
+    std::thread::sleep(Duration::from_secs(2));
+    let zombie: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("transactional.id", format!("{checkpoints}-zombie"))
+        .create()
+        .expect("zombie producer");
+    zombie
+        .init_transactions(Duration::from_secs(30))
+        .expect("init");
+    zombie.begin_transaction().expect("begin");
+    zombie
+        .send(BaseRecord::to(&checkpoints).key("zombie").payload("x"))
+        .expect("send");
+    zombie.flush(Duration::from_secs(10)).expect("flush");
+    assert!(wait_with_limit(&mut run2, Duration::from_secs(60)).success());
+    assert_eq!(counter(&read_summary(&summary), "gen", "delivered"), 3000);
+
+    // Run 3 starts while the transaction is still open; it ends 6 s later.
+    let aborter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(6));
+        zombie
+            .abort_transaction(Duration::from_secs(30))
+            .expect("abort");
+    });
+    let out = run_to_end(&second, &summary);
+    aborter.join().expect("aborter");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting for an open transaction in the checkpoint topic"),
+        "{stderr}"
+    );
+    assert_eq!(
+        counter(&read_summary(&summary), "gen", "delivered"),
+        0,
+        "run 3 resumed from an older checkpoint\n{stderr}"
+    );
+    let committed = consume_all(&brokers(), &topic, Duration::from_secs(1)).expect("consume");
+    let mut seqs: Vec<u64> = committed.iter().map(|r| r.seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..4000).collect::<Vec<u64>>());
+}

@@ -205,6 +205,79 @@ impl KafkaStore {
     }
 }
 
+/// How long a start waits for transactions that hide checkpoints.
+const OPEN_TRANSACTION_WAIT: Duration = Duration::from_secs(180);
+
+impl KafkaStore {
+    /// Each partition's high watermark: the end of everything written,
+    /// committed or not.
+    fn written(&self, partitions: &[i32]) -> Result<HashMap<i32, i64>> {
+        let probe: BaseConsumer = self
+            .consumer_config
+            .clone()
+            .set("isolation.level", "read_uncommitted")
+            .create()
+            .context("cannot create a Kafka client")?;
+        partitions
+            .iter()
+            .map(|p| {
+                let (_, high) = probe
+                    .fetch_watermarks(&self.topic, *p, Duration::from_secs(10))
+                    .context("cannot read the checkpoint topic's offsets")?;
+                Ok((*p, high))
+            })
+            .collect()
+    }
+
+    /// Waits until no transaction that was open when the read began hides
+    /// a checkpoint: an exactly-once source's open transaction (on another
+    /// host, or left by a crashed run and not yet aborted) holds back the
+    /// last stable offset, and every checkpoint written after it began,
+    /// another source's included, would be missed and an older one resumed
+    /// from. Returns each partition's last stable offset.
+    fn wait_for_stable(
+        &self,
+        consumer: &BaseConsumer,
+        partitions: &[i32],
+    ) -> Result<HashMap<i32, (i64, i64)>> {
+        let written = self.written(partitions)?;
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let mut stable = HashMap::new();
+            for p in partitions {
+                // A read_committed client's high watermark is the last
+                // stable offset.
+                let (low, lso) = consumer
+                    .fetch_watermarks(&self.topic, *p, Duration::from_secs(10))
+                    .context("cannot read the checkpoint topic's offsets")?;
+                stable.insert(*p, (low, lso));
+            }
+            if stable.iter().all(|(p, (_, lso))| *lso >= written[p]) {
+                if said {
+                    tracing::info!("the open transaction in the checkpoint topic ended");
+                }
+                return Ok(stable);
+            }
+            if started.elapsed() > OPEN_TRANSACTION_WAIT {
+                bail!(
+                    "a transaction in the checkpoint topic `{}` stayed open for {} s: the checkpoints after it cannot be read (is an exactly-once source's producer stuck?)",
+                    self.topic,
+                    OPEN_TRANSACTION_WAIT.as_secs()
+                );
+            }
+            if !said && started.elapsed() > Duration::from_secs(2) {
+                tracing::info!(
+                    "waiting for an open transaction in the checkpoint topic `{}` to end (an exactly-once source's, from another host or a crashed run), so that no newer checkpoint is missed",
+                    self.topic
+                );
+                said = true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 impl CheckpointStore for KafkaStore {
     fn load_all(&self) -> Result<HashMap<String, Vec<u8>>> {
         let consumer: BaseConsumer = self
@@ -224,15 +297,18 @@ impl CheckpointStore for KafkaStore {
         let md = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .context("cannot read the checkpoint topic's metadata")?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .map(|p| p.id())
+            .collect();
         let mut ends = HashMap::new();
         let mut tpl = TopicPartitionList::new();
-        for p in md.topics().iter().flat_map(|t| t.partitions()) {
-            let (low, high) = consumer
-                .fetch_watermarks(&self.topic, p.id(), Duration::from_secs(10))
-                .context("cannot read the checkpoint topic's offsets")?;
+        for (p, (low, high)) in self.wait_for_stable(&consumer, &partitions)? {
             if high > low {
-                ends.insert(p.id(), high);
-                tpl.add_partition_offset(&self.topic, p.id(), Offset::Beginning)?;
+                ends.insert(p, high);
+                tpl.add_partition_offset(&self.topic, p, Offset::Beginning)?;
             }
         }
         let mut out = HashMap::new();

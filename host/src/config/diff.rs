@@ -38,7 +38,7 @@ impl Plan {
 
 /// The plan that turns `old` into `new`, or why it cannot be applied live.
 pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
-    for table in ["kafka", "runtime"] {
+    for table in ["kafka", "runtime", "cluster"] {
         if old.raw.get(table) != new.raw.get(table) {
             return Err(format!(
                 "[{table}] changed: that needs a restart of streamplug"
@@ -105,8 +105,27 @@ fn without(table: Option<&Table>, fields: &[&str]) -> Value {
     Value::Table(t)
 }
 
+/// Everything the config says about a source's pipeline, as written: its
+/// table, its transforms' and partitioner's, its tenant's. What hosts of a
+/// cluster compare (see `cluster::digest`).
+pub fn pipeline_tables(config: &Config, source: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = plugins_of(config, source)
+        .iter()
+        .map(|p| {
+            let t = entry(config, "source", p)
+                .or_else(|| entry(config, "transform", p))
+                .or_else(|| entry(config, "partitioner", p));
+            without(t, &[])
+        })
+        .collect();
+    if let Some(t) = config.source(source).and_then(|s| config.tenant_of(s)) {
+        out.push(without(entry(config, "tenant", t.name.get_ref()), &[]));
+    }
+    out
+}
+
 /// Source, transform and partitioner names of a source's pipeline.
-fn plugins_of(config: &Config, source: &str) -> Vec<String> {
+pub fn plugins_of(config: &Config, source: &str) -> Vec<String> {
     let Some(s) = config.source(source) else {
         return Vec::new();
     };

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::{Client, ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
@@ -100,6 +100,38 @@ impl Topics {
             self.counts().insert(t.name.clone(), n);
         }
         Ok(())
+    }
+
+    /// Adds partitions to `topic` until it has at least `partitions`
+    /// (never removes any: Kafka cannot). Returns the count it has now.
+    pub fn grow(&self, topic: &str, partitions: u32) -> Result<u32> {
+        let have = partition_count(self.admin.inner(), topic, Duration::from_secs(30))?;
+        if have >= partitions {
+            self.counts().insert(topic.to_string(), have);
+            return Ok(have);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let wanted = NewPartitions::new(topic, partitions as usize);
+        let results = self
+            .async_rt
+            .block_on(self.admin.create_partitions([&wanted], &options))
+            .with_context(|| format!("cannot add partitions to topic `{topic}`"))?;
+        for result in results {
+            match result {
+                // Another host grew it first.
+                Ok(_) | Err((_, RDKafkaErrorCode::InvalidPartitions)) => {}
+                Err((name, code)) => bail!("cannot add partitions to topic `{name}`: {code}"),
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n = partition_count(self.admin.inner(), topic, Duration::from_secs(30))?;
+            if n >= partitions || Instant::now() >= deadline {
+                self.counts().insert(topic.to_string(), n);
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// The partition count of a topic [`Topics::ensure`] has seen.

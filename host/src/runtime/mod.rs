@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::cluster::Member;
 use crate::config::Config;
 use crate::engine::{self, EpochTicker};
 use crate::pipeline::Stop;
@@ -71,9 +72,8 @@ pub fn run_with(
         &kafka.client,
         topics,
     )?;
-    let supervisor = Supervisor::new(config.clone(), plugins.clone(), resources);
-    let running = supervisor.start()?;
-    eprintln!("streamplug: running {running} source(s); Ctrl-C stops");
+    let supervisor = Arc::new(Supervisor::new(config.clone(), plugins.clone(), resources));
+    let member = start(config, &supervisor, &kafka.client)?;
 
     let mut reloader = Reloader::new(config, plugins, loader, &controls)?;
     // Until every source has finished or a stop is raised: apply reloads.
@@ -83,10 +83,40 @@ pub fn run_with(
         }
     }
     drop(reloader);
-    let summary = supervisor.shutdown(kafka.embedded.is_some(), started);
+    // Leaving the group drains this host's sources before they move.
+    let cluster = member.map(Member::leave);
+    let supervisor = Arc::into_inner(supervisor)
+        .context("internal error: the supervisor is still shared at shutdown")?;
+    let mut summary = supervisor.shutdown(kafka.embedded.is_some(), started);
+    summary.cluster = cluster;
     // Every client is gone now; the embedded cluster (if any) goes last.
     drop(kafka);
     Ok(summary)
+}
+
+/// Starts every source, or in a cluster, joins the group and runs the
+/// sources it assigns to this host.
+fn start(
+    config: &Config,
+    supervisor: &Arc<Supervisor>,
+    client: &rdkafka::config::ClientConfig,
+) -> Result<Option<Member>> {
+    match &config.cluster {
+        None => {
+            let running = supervisor.start()?;
+            eprintln!("streamplug: running {running} source(s); Ctrl-C stops");
+            Ok(None)
+        }
+        Some(c) => {
+            let member = Member::join(c, supervisor.clone(), client)?;
+            eprintln!(
+                "streamplug: joined cluster group `{}` as host `{}`; this host runs the sources the group assigns it; Ctrl-C stops",
+                c.group,
+                c.host_id()
+            );
+            Ok(Some(member))
+        }
+    }
 }
 
 fn load_plugins(config: &Config, loader: &Loader) -> Result<HashMap<String, Arc<LoadedPlugin>>> {

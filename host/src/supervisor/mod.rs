@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::config::diff::Plan;
 use crate::pipeline::SwapRequest;
 use crate::plugin::{LoadedPlugin, World};
-use crate::producer::topics;
+use crate::producer::topics::{self, Topics};
 use crate::stats::Summary;
 pub use handle::PipelineHandle;
 pub use resources::Resources;
@@ -229,30 +229,41 @@ impl Supervisor {
     /// In a cluster: this host runs only the sources assigned to it (none
     /// until the first assignment).
     pub fn join_cluster(&self) -> Result<()> {
+        self.set_assigned(BTreeSet::new())
+    }
+
+    /// In a cluster: the sources assigned to this host now. Those no longer
+    /// assigned are drained and committed before this returns, so that
+    /// their next owner resumes where they stopped; newly assigned ones
+    /// start from their committed checkpoints.
+    pub fn set_assigned(&self, names: BTreeSet<String>) -> Result<()> {
         let mut st = self.state();
-        st.assigned.get_or_insert_with(BTreeSet::new);
-        // Nothing is assigned yet: whatever ran before stops.
+        st.assigned = Some(names);
         self.reconcile(&mut st, &[])
     }
 
-    /// Sources newly assigned to this host: started from their committed
-    /// checkpoints.
-    pub fn assign(&self, names: &BTreeSet<String>) -> Result<()> {
-        let mut st = self.state();
-        st.assigned
-            .get_or_insert_with(BTreeSet::new)
-            .extend(names.iter().cloned());
-        self.reconcile(&mut st, &[])
+    /// The config the pipelines run with now (it changes on reload).
+    pub fn config(&self) -> Config {
+        self.state().config.clone()
     }
 
-    /// Sources taken from this host: drained and committed before this
-    /// returns, so that their next owner resumes where they stopped.
-    pub fn revoke(&self, names: &BTreeSet<String>) -> Result<()> {
-        let mut st = self.state();
-        if let Some(a) = st.assigned.as_mut() {
-            a.retain(|n| !names.contains(n));
-        }
-        self.reconcile(&mut st, &[])
+    /// The sha256 of each loaded plugin file, by plugin name.
+    pub fn plugin_hashes(&self) -> BTreeMap<String, String> {
+        self.state()
+            .plugins
+            .iter()
+            .map(|(n, p)| (n.clone(), p.hash.clone()))
+            .collect()
+    }
+
+    /// The topics of the run, created when missing.
+    pub fn topics(&self) -> &Topics {
+        &self.resources.topics
+    }
+
+    /// The sources whose pipelines run now.
+    pub fn running(&self) -> BTreeSet<String> {
+        self.state().running.keys().cloned().collect()
     }
 
     /// Notices pipelines that ended by themselves. False once nothing runs

@@ -1,0 +1,309 @@
+//! Hosts that share the sources of one config through Kafka's consumer
+//! group protocol: the cluster is Kafka itself, not a coordinator of ours.
+//!
+//! - [`map`]: partition i of the group's sources topic stands for the i-th
+//!   source by name; a host runs the sources of the partitions it owns.
+//! - [`rebalance`]: revoke → drain and commit, then release; assign → start
+//!   from the committed checkpoint (cooperative-sticky: the others never pause).
+//! - [`digest`], [`roster`]: hosts announce their config's digest; a host
+//!   whose config or plugins differ from a live member's refuses to start,
+//!   and after a reload the hosts still on the older config step aside
+//!   until they are reloaded too.
+//! - [`status`]: `streamplug cluster status`.
+
+pub mod digest;
+pub mod map;
+pub mod rebalance;
+pub mod roster;
+pub mod status;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ClusterConfig;
+use crate::producer::settings;
+use crate::producer::topics::TopicSpec;
+use crate::supervisor::Supervisor;
+use digest::ConfigDigest;
+use map::SourceMap;
+use rebalance::Rebalancer;
+use roster::{Announcement, Roster};
+
+/// How often a host compares itself with the group and re-announces.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// This host's part in the cluster, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub group: String,
+    pub host_id: String,
+    /// Every source that ran on this host at some point.
+    pub sources_run: BTreeSet<String>,
+    pub rebalances: u64,
+}
+
+/// A host in the group: its membership runs on its own thread.
+pub struct Member {
+    leave: Arc<AtomicBool>,
+    thread: JoinHandle<ClusterSummary>,
+}
+
+impl Member {
+    /// Joins the group `cluster` names with the supervisor's config.
+    /// Refuses (before taking any source) when this host's config or
+    /// plugins differ from a live member's, or its host id is taken.
+    pub fn join(
+        cluster: &ClusterConfig,
+        supervisor: Arc<Supervisor>,
+        client: &ClientConfig,
+    ) -> Result<Self> {
+        let topics = supervisor.topics();
+        let host = cluster.host_id();
+        let group = cluster.group.clone();
+        let config = supervisor.config();
+        let sources_topic = roster::sources_topic(&group);
+        topics.ensure(&[
+            TopicSpec {
+                name: sources_topic.clone(),
+                partitions: SourceMap::of(&config).partitions() as i32,
+                replication: 1,
+                config: Default::default(),
+            },
+            roster::hosts_topic_spec(&group),
+        ])?;
+        topics.grow(&sources_topic, SourceMap::of(&config).partitions())?;
+
+        let connection = settings::admin_config(client);
+        let mut roster = Roster::open(&group, &connection)?;
+        let digest = ConfigDigest::of(&config, &supervisor.plugin_hashes());
+        let consumer = group_consumer(cluster, &host, &connection, supervisor.clone())?;
+        for (other, announced) in roster.live(&consumer)? {
+            if other == host {
+                bail!(
+                    "[cluster]: host id `{host}` is already a live member of group `{group}`; give each host its own `host_id`"
+                );
+            }
+            if let Some(why) = announced.and_then(|a| digest.difference(&a.digest)) {
+                bail!(
+                    "[cluster]: this host's config differs from the one host `{other}` of group `{group}` runs: {why}. It takes no sources: run the same config and plugin files on every host (a reload on every host changes them together)"
+                );
+            }
+        }
+        supervisor.join_cluster()?;
+        let mut driver = Driver {
+            host: host.clone(),
+            group: group.clone(),
+            sources_topic,
+            supervisor,
+            consumer,
+            roster,
+            topics_grow: None,
+            digest,
+            since_ms: now_ms(),
+            stepped_aside: false,
+            announced: None,
+        };
+        driver.subscribe()?;
+        driver.announce();
+        tracing::info!(
+            "joined cluster group `{group}` as host `{host}` (config {})",
+            driver.digest.short()
+        );
+        let leave = Arc::new(AtomicBool::new(false));
+        let flag = leave.clone();
+        let thread = std::thread::Builder::new()
+            .name("cluster".into())
+            .spawn(move || driver.run(&flag))
+            .context("cannot start the cluster thread")?;
+        Ok(Self { leave, thread })
+    }
+
+    /// Leaves the group: every source this host runs is drained and its
+    /// checkpoint committed before its partition is released.
+    pub fn leave(self) -> ClusterSummary {
+        self.leave.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_else(|_| {
+            tracing::error!("the cluster thread panicked");
+            ClusterSummary::default()
+        })
+    }
+}
+
+fn group_consumer(
+    cluster: &ClusterConfig,
+    host: &str,
+    connection: &ClientConfig,
+    supervisor: Arc<Supervisor>,
+) -> Result<BaseConsumer<Rebalancer>> {
+    let session = cluster.session_timeout_ms;
+    connection
+        .clone()
+        .set("group.id", &cluster.group)
+        // The broker lists members by client id: that is how hosts know
+        // which announcements are live.
+        .set("client.id", host)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", session.to_string())
+        .set("heartbeat.interval.ms", (session / 5).max(100).to_string())
+        // A revoke drains sources inside the rebalance callback: that must
+        // not count as a stalled consumer.
+        .set(
+            "max.poll.interval.ms",
+            (session * 3).max(300_000).to_string(),
+        )
+        .set("enable.auto.commit", "false")
+        // A grown sources topic is noticed (and its new partitions assigned)
+        // within a few seconds.
+        .set("topic.metadata.refresh.interval.ms", "2000")
+        .create_with_context(Rebalancer::new(supervisor))
+        .context("cannot create the cluster group member")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+struct Driver {
+    host: String,
+    group: String,
+    sources_topic: String,
+    supervisor: Arc<Supervisor>,
+    consumer: BaseConsumer<Rebalancer>,
+    roster: Roster,
+    /// Set when a reload needs more partitions than the topic has.
+    topics_grow: Option<u32>,
+    digest: ConfigDigest,
+    since_ms: u64,
+    stepped_aside: bool,
+    announced: Option<Announcement>,
+}
+
+impl Driver {
+    fn run(mut self, leave: &AtomicBool) -> ClusterSummary {
+        let mut next_check = Instant::now() + CHECK_EVERY;
+        while !leave.load(Ordering::Relaxed) {
+            // Serves the group protocol; rebalances run in here.
+            if let Some(Err(e)) = self.consumer.poll(Duration::from_millis(100)) {
+                tracing::debug!("cluster group: {e}");
+            }
+            if Instant::now() >= next_check {
+                next_check = Instant::now() + CHECK_EVERY;
+                if let Err(e) = self.check() {
+                    tracing::warn!("cluster check: {e:#}");
+                }
+            }
+        }
+        self.leave_group();
+        ClusterSummary {
+            group: self.group,
+            host_id: self.host,
+            sources_run: self.consumer.context().sources_run(),
+            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
+        }
+    }
+
+    fn subscribe(&self) -> Result<()> {
+        self.consumer
+            .subscribe(&[&self.sources_topic])
+            .with_context(|| format!("cannot join cluster group `{}`", self.group))
+    }
+
+    /// Follows a reload of this host's config, steps aside for a newer
+    /// config elsewhere in the group (or comes back), and re-announces.
+    fn check(&mut self) -> Result<()> {
+        let digest = ConfigDigest::of(&self.supervisor.config(), &self.supervisor.plugin_hashes());
+        if digest != self.digest {
+            tracing::info!(
+                "cluster: this host's config changed ({} → {}); the sources it owns follow",
+                self.digest.short(),
+                digest.short()
+            );
+            self.digest = digest;
+            self.since_ms = now_ms();
+            self.topics_grow = Some(SourceMap::of(&self.supervisor.config()).partitions());
+            self.consumer.context().apply();
+        }
+        if let Some(n) = self.topics_grow {
+            self.grow(n)?;
+            self.topics_grow = None;
+        }
+        let newer = self
+            .roster
+            .live(&self.consumer)?
+            .into_iter()
+            .filter_map(|(h, a)| a.filter(|_| h != self.host))
+            .filter(|a| a.digest_since_ms > self.since_ms)
+            .find_map(|a| self.digest.difference(&a.digest).map(|why| (a.host, why)));
+        match (newer, self.stepped_aside) {
+            (Some((other, why)), false) => {
+                tracing::warn!(
+                    "cluster: host `{other}` runs a newer config ({why}); this host takes no sources until its own config matches (reload it)"
+                );
+                self.consumer.unsubscribe();
+                self.stepped_aside = true;
+            }
+            (None, true) => {
+                tracing::info!(
+                    "cluster: this host's config matches the group's again; taking sources"
+                );
+                self.subscribe()?;
+                self.stepped_aside = false;
+            }
+            _ => {}
+        }
+        self.announce();
+        Ok(())
+    }
+
+    fn grow(&self, partitions: u32) -> Result<()> {
+        self.supervisor
+            .topics()
+            .grow(&self.sources_topic, partitions)?;
+        Ok(())
+    }
+
+    /// Writes this host's announcement if it changed.
+    fn announce(&mut self) {
+        let a = Announcement {
+            host: self.host.clone(),
+            digest: self.digest.clone(),
+            digest_since_ms: self.since_ms,
+            sources: self.supervisor.running(),
+            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
+            stepped_aside: self.stepped_aside,
+        };
+        if self.announced.as_ref() == Some(&a) {
+            return;
+        }
+        match self.roster.announce(&a) {
+            Ok(()) => self.announced = Some(a),
+            Err(e) => tracing::warn!("cluster: {e:#}"),
+        }
+    }
+
+    fn leave_group(&mut self) {
+        self.consumer.unsubscribe();
+        // The revoke runs in a poll: drain every source, then release.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.consumer.context().owns_nothing() && Instant::now() < deadline {
+            let _ = self.consumer.poll(Duration::from_millis(100));
+        }
+        if let Err(e) = self.supervisor.set_assigned(BTreeSet::new()) {
+            tracing::error!("cannot stop this host's sources: {e:#}");
+        }
+        if let Err(e) = self.roster.withdraw(&self.host) {
+            tracing::warn!("cluster: {e:#}");
+        }
+        tracing::info!("left cluster group `{}`", self.group);
+    }
+}
