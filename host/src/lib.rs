@@ -9,6 +9,7 @@
 //! - [`producer`]: the shared producer, in-flight caps, topics.
 //! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
+//! - [`secrets`]: passwords and tokens that are never shown.
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
@@ -19,8 +20,10 @@ pub mod plugin;
 pub mod producer;
 pub mod reload;
 pub mod runtime;
+pub mod secrets;
 pub mod stats;
 pub mod supervisor;
+pub mod version;
 
 pub use config::Config;
 pub use pipeline::Stop;

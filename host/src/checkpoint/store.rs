@@ -11,6 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
+
+use crate::producer::oauth::give_token;
+use crate::producer::settings::ClientSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -57,7 +60,7 @@ fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
 /// Opens the store a config asks for; `bootstrap` is the cluster's.
 pub fn open_store(
     config: &CheckpointConfig,
-    client: &ClientConfig,
+    client: &ClientSettings,
     topics: &Topics,
 ) -> Result<Box<dyn CheckpointStore>> {
     match config.store {
@@ -160,12 +163,13 @@ pub struct KafkaStore {
 impl KafkaStore {
     pub fn open(
         topic: &str,
-        client: &ClientConfig,
+        client: &ClientSettings,
         missing: Missing,
         topics: &Topics,
     ) -> Result<Self> {
-        let admin = crate::producer::settings::admin_config(client);
+        let admin = client.connection();
         let probe: BaseConsumer = admin.create().context("cannot create a Kafka client")?;
+        give_token(&admin, probe.client())?;
         let exists = probe
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .ok()
@@ -189,14 +193,11 @@ impl KafkaStore {
             };
             topics.ensure(&[spec])?;
         }
-        let mut producer_config = admin.clone();
-        producer_config
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "0");
-        let producer = producer_config
+        let producer_config = client.checkpoint_producer();
+        let producer: BaseProducer = producer_config
             .create()
             .context("cannot create the checkpoint producer")?;
+        give_token(&producer_config, producer.client())?;
         Ok(Self {
             topic: topic.to_string(),
             consumer_config: admin,
@@ -221,6 +222,7 @@ impl CheckpointStore for KafkaStore {
             .set("enable.partition.eof", "true")
             .create()
             .context("cannot create the checkpoint reader")?;
+        give_token(&self.consumer_config, consumer.client())?;
         let md = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .context("cannot read the checkpoint topic's metadata")?;

@@ -3,6 +3,7 @@
 //! arrives, then flush and summarise.
 
 mod connect;
+mod tls_probe;
 mod signals;
 
 use std::collections::HashMap;
