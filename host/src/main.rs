@@ -116,7 +116,8 @@ fn run(path: &Path, summary_json: Option<PathBuf>, pid_file: Option<PathBuf>) ->
     print!("{}", secrets::scrub(&summary.render()));
     if let Some(out) = summary_json {
         let json = serde_json::to_string_pretty(&summary).context("cannot encode the summary")?;
-        std::fs::write(&out, secrets::scrub(&json).as_bytes()).with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::write(&out, secrets::scrub(&json).as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
     }
     Ok(())
 }

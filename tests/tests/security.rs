@@ -77,8 +77,15 @@ fn assert_datagen_records(topic: &str, records: &[Consumed], count: u64) {
     assert_eq!(seqs, (0..count).collect::<Vec<_>>(), "topic {topic}");
     for r in records {
         let seq = r.seq();
-        assert_eq!(r.key.as_deref(), datagen::key(seq, 1000).as_deref(), "{topic} #{seq}");
-        assert_eq!(r.value.as_deref(), Some(&datagen::bytes_value(seq, 100)[..]));
+        assert_eq!(
+            r.key.as_deref(),
+            datagen::key(seq, 1000).as_deref(),
+            "{topic} #{seq}"
+        );
+        assert_eq!(
+            r.value.as_deref(),
+            Some(&datagen::bytes_value(seq, 100)[..])
+        );
         assert_eq!(r.timestamp, Some(1000 + seq as i64));
         assert_eq!(
             r.headers,
@@ -132,11 +139,15 @@ fn stored_codecs(sec: &Secured, topic: &str) -> String {
         .join(format!("{topic}-0"))
         .join("00000000000000000000.log");
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/kafka/broker.sh"))
-        .args(["exec", "kafka.tools.DumpLogSegments", "--files"])
+        .args(["exec", "org.apache.kafka.tools.DumpLogSegments", "--files"])
         .arg(&segment)
         .output()
         .expect("DumpLogSegments");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split("compresscodec: ").nth(1))
@@ -182,7 +193,11 @@ fn records_arrive_over_sasl_ssl_scram_with_exactly_once_and_kafka_checkpoints() 
         + &format!("[checkpoints]\nstore = \"kafka\"\ntopic = \"{checkpoints}\"\n")
         + &source("gen", &plain, 400, "")
         + &source("eos", &eos, 400, "delivery = \"exactly_once\"");
-    let (s, _) = run_ok_with_env(&dir, &config, &[("TEST_KAFKA_PASSWORD", sec.at("password"))]);
+    let (s, _) = run_ok_with_env(
+        &dir,
+        &config,
+        &[("TEST_KAFKA_PASSWORD", sec.at("password"))],
+    );
     assert_eq!(counter(&s, "gen", "delivered"), 400, "{s}");
     assert_eq!(counter(&s, "eos", "delivered"), 400, "{s}");
     assert_records(&plain, 400);
@@ -206,13 +221,10 @@ fn records_arrive_over_sasl_ssl_plain_with_the_password_in_a_file() {
     let dir = Scratch::new("sec-plain");
     let topic = unique_topic("sec.plain");
     let password_file = dir.write("password", &format!("{}\n", sec.at("plain_password")));
-    let config = sasl_ssl(&sec)
-        .replace("SCRAM-SHA-512", "PLAIN")
-        .replace(
-            "password_env = \"TEST_KAFKA_PASSWORD\"",
-            &format!("password_file = \"{}\"", password_file.display()),
-        )
-        + &source("gen", &topic, 200, "");
+    let config = sasl_ssl(&sec).replace("SCRAM-SHA-512", "PLAIN").replace(
+        "password_env = \"TEST_KAFKA_PASSWORD\"",
+        &format!("password_file = \"{}\"", password_file.display()),
+    ) + &source("gen", &topic, 200, "");
     let (s, _) = run_ok_with_env(&dir, &config, &[]);
     assert_eq!(counter(&s, "gen", "delivered"), 200, "{s}");
     assert_records(&topic, 200);
@@ -240,7 +252,10 @@ fn assert_refused(label: &str, config: &str, env: &[(&str, &str)], address: &str
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{label}: exited 0: {stderr}");
     // Well inside the connect timeout (60 s below): the cause was known.
-    assert!(took < Duration::from_secs(20), "{label}: took {took:?}: {stderr}");
+    assert!(
+        took < Duration::from_secs(20),
+        "{label}: took {took:?}: {stderr}"
+    );
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{label}: {stderr}");
     assert!(
@@ -257,10 +272,11 @@ fn assert_refused(label: &str, config: &str, env: &[(&str, &str)], address: &str
 fn bad_credentials_and_certificates_fail_fast_naming_cause_and_address() {
     let sec = Secured::get();
     let topic = unique_topic("sec.refused");
-    let gen = source("gen", &topic, 10, "");
+    let datagen_source = source("gen", &topic, 10, "");
     let patient = "connect_timeout_ms = 60000\n";
-    let with_timeout = |c: String| c.replacen("[kafka.security]", &format!("{patient}[kafka.security]"), 1);
-    let scram = with_timeout(sasl_ssl(&sec)) + &gen;
+    let with_timeout =
+        |c: String| c.replacen("[kafka.security]", &format!("{patient}[kafka.security]"), 1);
+    let scram = with_timeout(sasl_ssl(&sec)) + &datagen_source;
     let sasl_addr = sec.at("sasl_ssl").to_string();
     assert_refused(
         "wrong password",
@@ -302,14 +318,14 @@ fn bad_credentials_and_certificates_fail_fast_naming_cause_and_address() {
     let mtls_addr = sec.at("mtls").to_string();
     assert_refused(
         "expired client certificate",
-        &(with_timeout(mtls(&sec, "expired")) + &gen),
+        &(with_timeout(mtls(&sec, "expired")) + &datagen_source),
         &[],
         &mtls_addr,
         "client certificate expired",
     );
     assert_refused(
         "client certificate of another CA",
-        &(with_timeout(mtls(&sec, "stranger")) + &gen),
+        &(with_timeout(mtls(&sec, "stranger")) + &datagen_source),
         &[],
         &mtls_addr,
         "refused",
@@ -328,7 +344,11 @@ fn a_topic_the_acls_deny_is_dead_lettered_and_the_others_lose_nothing() {
         )
         + &source("denied", denied, 20, "tenant = \"acme\"")
         + &source("allowed", &allowed, 300, "tenant = \"acme\"");
-    let (s, _) = run_ok_with_env(&dir, &config, &[("TEST_KAFKA_PASSWORD", sec.at("password"))]);
+    let (s, _) = run_ok_with_env(
+        &dir,
+        &config,
+        &[("TEST_KAFKA_PASSWORD", sec.at("password"))],
+    );
     assert_eq!(counter(&s, "denied", "failed"), 20, "{s}");
     assert_eq!(counter(&s, "denied", "dead_lettered"), 20, "{s}");
     assert_eq!(counter(&s, "denied", "delivered"), 0, "{s}");
@@ -348,7 +368,10 @@ fn a_topic_the_acls_deny_is_dead_lettered_and_the_others_lose_nothing() {
         assert_eq!(header("streamplug.plugin"), "denied");
         assert!(header("streamplug.error").contains("TOPIC_AUTHORIZATION_FAILED"));
         assert_eq!(l.key.as_deref(), datagen::key(l.seq(), 1000).as_deref());
-        assert_eq!(l.value.as_deref(), Some(&datagen::bytes_value(l.seq(), 100)[..]));
+        assert_eq!(
+            l.value.as_deref(),
+            Some(&datagen::bytes_value(l.seq(), 100)[..])
+        );
     }
 }
 
@@ -367,14 +390,21 @@ fn no_secret_appears_in_the_debug_log_the_summary_or_config_errors() {
     let (s, stderr) = run_ok_with_env(
         &dir,
         &config,
-        &[("TEST_KAFKA_PASSWORD", password), ("STREAMPLUG_LOG", "debug")],
+        &[
+            ("TEST_KAFKA_PASSWORD", password),
+            ("STREAMPLUG_LOG", "debug"),
+        ],
     );
     assert_eq!(counter(&s, "gen", "delivered"), 50, "{s}");
     // The log is the debug log, with librdkafka's SASL exchange in it.
     assert!(stderr.contains("SCRAM-SHA-512"), "{stderr}");
     let summary = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
     assert_eq!(stderr.matches(password).count(), 0, "password in the log");
-    assert_eq!(summary.matches(password).count(), 0, "password in the summary");
+    assert_eq!(
+        summary.matches(password).count(),
+        0,
+        "password in the summary"
+    );
 
     // An inline password, warned about, and the same kept out of the log.
     let inline = "inline-secret-5d1e";
@@ -389,7 +419,10 @@ fn no_secret_appears_in_the_debug_log_the_summary_or_config_errors() {
         &[("STREAMPLUG_LOG", "debug")],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("password is written in the config file"), "{stderr}");
+    assert!(
+        stderr.contains("password is written in the config file"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches(inline).count(), 0, "{stderr}");
 
     // A config that does not parse quotes its bad line: not the secret on it.
@@ -397,6 +430,9 @@ fn no_secret_appears_in_the_debug_log_the_summary_or_config_errors() {
     let path = dir.write("broken.toml", &broken);
     let out = run_to_end_with_env(&path, &dir.path().join("broken.json"), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("broken.toml"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("broken.toml"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches(inline).count(), 0, "{stderr}");
 }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 
+use crate::producer::connection::Quiet;
 use crate::producer::oauth::give_token;
 use crate::producer::settings::ClientSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -168,7 +169,9 @@ impl KafkaStore {
         topics: &Topics,
     ) -> Result<Self> {
         let admin = client.connection();
-        let probe: BaseConsumer = admin.create().context("cannot create a Kafka client")?;
+        let probe: BaseConsumer<Quiet> = admin
+            .create_with_context(Quiet)
+            .context("cannot create a Kafka client")?;
         give_token(&admin, probe.client())?;
         let exists = probe
             .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -208,7 +211,7 @@ impl KafkaStore {
 
 impl CheckpointStore for KafkaStore {
     fn load_all(&self) -> Result<HashMap<String, Vec<u8>>> {
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<Quiet> = self
             .consumer_config
             .clone()
             .set("group.id", "streamplug-checkpoint-reader")
@@ -220,7 +223,7 @@ impl CheckpointStore for KafkaStore {
             // last offset cannot be waited for).
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(Quiet)
             .context("cannot create the checkpoint reader")?;
         give_token(&self.consumer_config, consumer.client())?;
         let md = consumer

@@ -341,7 +341,8 @@ fn one_secret(
     file: &Option<PathBuf>,
     base: &Path,
 ) -> Result<Option<Secret>, String> {
-    let given = usize::from(inline.is_some()) + usize::from(env.is_some()) + usize::from(file.is_some());
+    let given =
+        usize::from(inline.is_some()) + usize::from(env.is_some()) + usize::from(file.is_some());
     if given > 1 {
         return Err(format!(
             "give only one of `{name}`, `{name}_env` and `{name}_file`"

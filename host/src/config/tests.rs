@@ -223,7 +223,10 @@ fn kafka_security_loads_secrets_and_names_what_is_wrong() {
         .iter()
         .map(|(k, v)| (*k, v.expose()))
         .collect();
-    assert!(props.contains(&("sasl.password", "file-secret-77")), "{props:?}");
+    assert!(
+        props.contains(&("sasl.password", "file-secret-77")),
+        "{props:?}"
+    );
     assert!(props.contains(&("ssl.endpoint.identification.algorithm", "https")));
     assert!(!format!("{c:?}").contains("file-secret-77"));
 
@@ -252,7 +255,10 @@ fn kafka_security_loads_secrets_and_names_what_is_wrong() {
     for (table, want) in cases {
         let (_d, path) = setup(&format!("{table}{MINIMAL}"));
         let err = Config::load(&path).unwrap_err().to_string();
-        assert!(err.contains("[kafka.security]") && err.contains(want), "{err}");
+        assert!(
+            err.contains("[kafka.security]") && err.contains(want),
+            "{err}"
+        );
         assert!(!err.contains("a-secret-1"), "{err}");
     }
 }

@@ -40,6 +40,10 @@ impl ClientContext for DeliveryRouter {
         // records only fail through delivery reports.
         self.connection.error(&error, reason);
     }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.connection.log(level, fac, message);
+    }
 }
 
 impl ProducerContext for DeliveryRouter {

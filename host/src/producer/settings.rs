@@ -182,6 +182,9 @@ mod tests {
         }
         assert_eq!(s.producer().get("linger.ms"), Some("7"));
         assert_eq!(s.connection().get("linger.ms"), None);
-        assert_eq!(s.transactional("t", 1000).get("transactional.id"), Some("t"));
+        assert_eq!(
+            s.transactional("t", 1000).get("transactional.id"),
+            Some("t")
+        );
     }
 }

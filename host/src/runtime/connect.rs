@@ -10,10 +10,10 @@ use rdkafka::config::ClientConfig;
 
 use crate::config::Config;
 use crate::pipeline::Stop;
-use crate::producer::embedded::EmbeddedCluster;
-use crate::producer::topics::{TopicSpec, Topics};
 use crate::producer::SharedProducer;
+use crate::producer::embedded::EmbeddedCluster;
 use crate::producer::settings::ClientSettings;
+use crate::producer::topics::{TopicSpec, Topics};
 
 use super::tls_probe;
 
@@ -89,7 +89,10 @@ fn wait_until_reachable(
     stop: &Stop,
 ) -> Result<()> {
     let tls = tls_probe::uses_tls(client);
-    if let Some(problem) = tls.then(|| tls_probe::client_certificate_problem(client)).flatten() {
+    if let Some(problem) = tls
+        .then(|| tls_probe::client_certificate_problem(client))
+        .flatten()
+    {
         bail!("cannot connect to Kafka at {bootstrap}: {problem}");
     }
     let connection = &producer.client().context().connection;

@@ -3,8 +3,8 @@
 //! arrives, then flush and summarise.
 
 mod connect;
-mod tls_probe;
 mod signals;
+mod tls_probe;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -75,10 +75,7 @@ pub fn diagnose(client: &ClientConfig, bootstrap: &str) -> Option<String> {
             if verify != openssl::x509::X509VerifyResult::OK {
                 Some(plain_verify_error(verify, host))
             } else {
-                Some(format!(
-                    "the TLS handshake failed: {}",
-                    mid.error()
-                ))
+                Some(format!("the TLS handshake failed: {}", mid.error()))
             }
         }
         Err(_) => None,
