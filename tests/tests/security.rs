@@ -436,3 +436,42 @@ fn no_secret_appears_in_the_debug_log_the_summary_or_config_errors() {
     );
     assert_eq!(stderr.matches(inline).count(), 0, "{stderr}");
 }
+
+#[test]
+fn version_names_the_parts_and_librdkafkas_tls_sasl_and_zstd() {
+    let out = streamplug_tests::streamplug()
+        .arg("version")
+        .output()
+        .expect("streamplug version");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no `{name}` line in: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("streamplug ").contains(env!("CARGO_PKG_VERSION")),
+        "{text}"
+    );
+    assert!(
+        line("plugin contract").contains("streamplug:plugin@0.2.0"),
+        "{text}"
+    );
+    assert!(line("wasmtime").contains("48."), "{text}");
+    assert!(line("librdkafka  ").contains("2."), "{text}");
+    let features = line("librdkafka features");
+    for f in [
+        "ssl",
+        "sasl_plain",
+        "sasl_scram",
+        "sasl_oauthbearer",
+        "zstd",
+    ] {
+        assert!(
+            features.split([' ', ',']).any(|x| x == f),
+            "`{f}` missing: {features}"
+        );
+    }
+}
