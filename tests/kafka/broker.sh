@@ -12,7 +12,8 @@
 #   STREAMPLUG_KAFKA_START_TIMEOUT   seconds to wait for readiness (60)
 #   STREAMPLUG_KAFKA_TOOL_OPTS       JVM options for `exec` (-Xmx512m)
 #   STREAMPLUG_KAFKA_SECURITY        1: also SSL (PORT+2), SASL_SSL with
-#                                    SCRAM-SHA-512 and PLAIN (PORT+3) and mTLS
+#                                    SCRAM-SHA-512, PLAIN and OAUTHBEARER
+#                                    (unsecured JWT) (PORT+3) and mTLS
 #                                    (PORT+4) listeners, a test CA and
 #                                    certificates, users and ACLs;
 #                                    `security-dir` prints where they are
@@ -156,7 +157,10 @@ ssl.truststore.location=$sec/ca.pem
 listener.name.mtls.ssl.client.auth=required
 # The mTLS principal is the certificate's CN: User:streamplug-mtls.
 ssl.principal.mapping.rules=RULE:^CN=([^,]+)\$/\$1/,DEFAULT
-sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN,OAUTHBEARER
+# Unsecured JWTs (alg none), validated by Kafka's default handler: the
+# principal is the token's sub claim.
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_streamplug="plain-$sasl_password";
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer

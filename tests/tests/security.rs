@@ -475,3 +475,65 @@ fn version_names_the_parts_and_librdkafkas_tls_sasl_and_zstd() {
         );
     }
 }
+
+/// An unsecured JWT (`alg: none`) for `sub`, which the test broker accepts.
+fn unsecured_jwt(sub: &str) -> String {
+    let b64 = |s: &str| {
+        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = s.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none"}"#),
+        b64(&format!(
+            r#"{{"sub":"{sub}","iat":{now},"exp":{},"scope":""}}"#,
+            now + 3600
+        ))
+    )
+}
+
+#[test]
+fn records_arrive_over_sasl_ssl_oauthbearer_with_a_token_file() {
+    let sec = Secured::get();
+    let dir = Scratch::new("sec-oauth");
+    let topic = unique_topic("sec.oauth");
+    let token = unsecured_jwt(sec.at("user"));
+    let token_file = dir.write("token", &token);
+    let checkpoints = unique_topic("streamplug-checkpoints-oauth");
+    let config = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+[kafka.security]
+protocol = "sasl_ssl"
+mechanism = "OAUTHBEARER"
+token_file = "{token_file}"
+ca_file = "{ca}"
+[checkpoints]
+store = "kafka"
+topic = "{checkpoints}"
+"#,
+        brokers = sec.at("sasl_ssl"),
+        token_file = token_file.display(),
+        ca = sec.file("ca.pem"),
+    ) + &source("gen", &topic, 200, "");
+    let (s, stderr) = run_ok_with_env(&dir, &config, &[("STREAMPLUG_LOG", "debug")]);
+    assert_eq!(counter(&s, "gen", "delivered"), 200, "{s}");
+    assert_records(&topic, 200);
+    assert_eq!(stderr.matches(&token).count(), 0, "the token in the log");
+}
