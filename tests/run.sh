@@ -10,12 +10,17 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx w
 fi
 
 export STREAMPLUG_KAFKA_DIR=${STREAMPLUG_KAFKA_DIR:-/tmp/streamplug-kafka-tests}
+# TLS, SASL and mTLS listeners with ACLs too, for tests/tests/security.rs.
+export STREAMPLUG_KAFKA_SECURITY=${STREAMPLUG_KAFKA_SECURITY:-1}
 broker=tests/kafka/broker.sh
 # A fresh broker each run: results never depend on an earlier run's topics.
 $broker reset
 trap '$broker stop' EXIT
 $broker start
 export STREAMPLUG_TEST_BROKERS=$($broker bootstrap)
+if [[ $STREAMPLUG_KAFKA_SECURITY == 1 ]]; then
+    export STREAMPLUG_TEST_SECURITY=$($broker security-dir)
+fi
 
 # The integration tests drive the release binary.
 cargo build --release --locked -p streamplug

@@ -15,6 +15,10 @@ use toml::Spanned;
 use crate::plugin::World;
 pub use cluster::ClusterConfig;
 
+mod security;
+
+pub use security::{Mechanism, Protocol, Security, SecurityConfig, StaticToken, Value};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -74,8 +78,13 @@ pub struct KafkaConfig {
     pub max_in_flight_records: u64,
     pub max_in_flight_bytes: ByteSize,
     /// Any librdkafka producer property, passed through as is; wins over the
-    /// fields above.
+    /// fields above and `security`.
     pub properties: BTreeMap<String, String>,
+    /// TLS and SASL: `[kafka.security]`.
+    pub security: SecurityConfig,
+    /// `security` checked, with its secrets loaded (by `Config::parse`).
+    #[serde(skip)]
+    pub resolved_security: Security,
 }
 
 impl Default for KafkaConfig {
@@ -94,6 +103,8 @@ impl Default for KafkaConfig {
             max_in_flight_records: 500_000,
             max_in_flight_bytes: ByteSize(512 << 20),
             properties: BTreeMap::new(),
+            security: SecurityConfig::default(),
+            resolved_security: Security::default(),
         }
     }
 }
@@ -479,8 +490,11 @@ impl Config {
     /// Parses and checks config text; `path` names it in errors and anchors
     /// relative plugin paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        // TOML's errors quote the offending line, which may hold a secret.
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let e = crate::secrets::scrub_config_text(e.to_string().trim_end());
+            anyhow::anyhow!("{}: {e}", path.display())
+        })?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.path = path.to_path_buf();
         config.raw = toml::from_str(text)
@@ -488,6 +502,16 @@ impl Config {
         config
             .validate(text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for (k, v) in &config.kafka.properties {
+            if crate::secrets::SENSITIVE_PROPERTIES.contains(&k.as_str()) {
+                crate::secrets::remember(v);
+            }
+        }
+        config.kafka.resolved_security = config
+            .kafka
+            .security
+            .resolve(&config.base_dir, crate::producer::features::has)
+            .map_err(|e| anyhow::anyhow!("{}: [kafka.security]: {e}", path.display()))?;
         Ok(config)
     }
 

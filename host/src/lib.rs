@@ -12,6 +12,7 @@
 //! - [`reload`]: hot reload of plugin files and config.
 //! - [`runtime`]: `streamplug run` from start to summary.
 //! - [`scaffold`]: `streamplug new`, a ready plugin project from templates.
+//! - [`secrets`]: passwords and tokens that are never shown.
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
 pub mod checkpoint;
@@ -25,8 +26,10 @@ pub mod producer;
 pub mod reload;
 pub mod runtime;
 pub mod scaffold;
+pub mod secrets;
 pub mod stats;
 pub mod supervisor;
+pub mod version;
 
 pub use config::Config;
 pub use pipeline::Stop;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use streamplug::plugin::{self, CompileCache};
-use streamplug::{Config, engine, runtime};
+use streamplug::{Config, engine, runtime, secrets};
 
 /// mimalloc serves every allocation of the process: Rust's, and through its
 /// `override` feature librdkafka's C `malloc`/`free` too. Each record is
@@ -57,6 +57,9 @@ enum Command {
     },
     Test(streamplug::harness::Args),
     New(streamplug::scaffold::Args),
+    /// Print the versions of streamplug, its plugin contract, wasmtime and
+    /// librdkafka, and librdkafka's built-in features.
+    Version,
     /// Hosts sharing the sources of one config (`[cluster]`).
     Cluster {
         #[command(subcommand)]
@@ -83,7 +86,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("STREAMPLUG_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        // Every line passes the secrets filter: librdkafka's debug log, for
+        // one, can quote its configuration.
+        .with_writer(|| secrets::RedactingStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
@@ -101,17 +106,21 @@ fn main() -> ExitCode {
         Command::Cluster {
             command: ClusterCommand::Status { config, json },
         } => cluster_status(&config, json),
+        Command::Version => {
+            version();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Stopped by Ctrl-C/SIGTERM before anything ran: the shell's code
         // for a command ended by SIGINT.
         Err(e) if e.is::<runtime::Interrupted>() => {
-            eprintln!("streamplug: {e:#}");
+            eprintln!("streamplug: {}", secrets::scrub(&format!("{e:#}")));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", secrets::scrub(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -128,10 +137,12 @@ fn run(path: &Path, summary_json: Option<PathBuf>, pid_file: Option<PathBuf>) ->
         let _ = std::fs::remove_file(f);
     }
     let summary = summary?;
-    print!("{}", summary.render());
+    // Failure causes come from librdkafka and plugins: scrubbed like the log.
+    print!("{}", secrets::scrub(&summary.render()));
     if let Some(out) = summary_json {
         let json = serde_json::to_string_pretty(&summary).context("cannot encode the summary")?;
-        std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::write(&out, secrets::scrub(&json).as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
     }
     Ok(())
 }
@@ -166,6 +177,15 @@ fn cluster_status(path: &Path, json: bool) -> Result<()> {
         print!("{}", status.render());
     }
     Ok(())
+}
+
+fn version() {
+    let v = streamplug::version::Versions::current();
+    println!("streamplug {}", v.streamplug);
+    println!("  plugin contract (WIT)  {}", v.wit);
+    println!("  wasmtime               {}", v.wasmtime);
+    println!("  librdkafka             {}", v.librdkafka);
+    println!("  librdkafka features    {}", v.librdkafka_features);
 }
 
 fn check(path: &Path) -> Result<()> {

@@ -11,6 +11,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
+
+use crate::producer::connection::Quiet;
+use crate::producer::oauth::give_token;
+use crate::producer::settings::ClientSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -57,7 +61,7 @@ fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
 /// Opens the store a config asks for; `bootstrap` is the cluster's.
 pub fn open_store(
     config: &CheckpointConfig,
-    client: &ClientConfig,
+    client: &ClientSettings,
     topics: &Topics,
 ) -> Result<Box<dyn CheckpointStore>> {
     match config.store {
@@ -160,12 +164,15 @@ pub struct KafkaStore {
 impl KafkaStore {
     pub fn open(
         topic: &str,
-        client: &ClientConfig,
+        client: &ClientSettings,
         missing: Missing,
         topics: &Topics,
     ) -> Result<Self> {
-        let admin = crate::producer::settings::admin_config(client);
-        let probe: BaseConsumer = admin.create().context("cannot create a Kafka client")?;
+        let admin = client.connection();
+        let probe: BaseConsumer<Quiet> = admin
+            .create_with_context(Quiet)
+            .context("cannot create a Kafka client")?;
+        give_token(&admin, probe.client())?;
         let exists = probe
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .ok()
@@ -189,14 +196,11 @@ impl KafkaStore {
             };
             topics.ensure(&[spec])?;
         }
-        let mut producer_config = admin.clone();
-        producer_config
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "0");
-        let producer = producer_config
+        let producer_config = client.checkpoint_producer();
+        let producer: BaseProducer = producer_config
             .create()
             .context("cannot create the checkpoint producer")?;
+        give_token(&producer_config, producer.client())?;
         Ok(Self {
             topic: topic.to_string(),
             consumer_config: admin,
@@ -212,12 +216,15 @@ impl KafkaStore {
     /// Each partition's high watermark: the end of everything written,
     /// committed or not.
     fn written(&self, partitions: &[i32]) -> Result<HashMap<i32, i64>> {
-        let probe: BaseConsumer = self
+        let config = self
             .consumer_config
             .clone()
             .set("isolation.level", "read_uncommitted")
-            .create()
+            .clone();
+        let probe: BaseConsumer<Quiet> = config
+            .create_with_context(Quiet)
             .context("cannot create a Kafka client")?;
+        give_token(&config, probe.client())?;
         partitions
             .iter()
             .map(|p| {
@@ -237,7 +244,7 @@ impl KafkaStore {
     /// from. Returns each partition's last stable offset.
     fn wait_for_stable(
         &self,
-        consumer: &BaseConsumer,
+        consumer: &BaseConsumer<Quiet>,
         partitions: &[i32],
     ) -> Result<HashMap<i32, (i64, i64)>> {
         let written = self.written(partitions)?;
@@ -280,7 +287,7 @@ impl KafkaStore {
 
 impl CheckpointStore for KafkaStore {
     fn load_all(&self) -> Result<HashMap<String, Vec<u8>>> {
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<Quiet> = self
             .consumer_config
             .clone()
             .set("group.id", "streamplug-checkpoint-reader")
@@ -292,8 +299,9 @@ impl CheckpointStore for KafkaStore {
             // last offset cannot be waited for).
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(Quiet)
             .context("cannot create the checkpoint reader")?;
+        give_token(&self.consumer_config, consumer.client())?;
         let md = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .context("cannot read the checkpoint topic's metadata")?;

@@ -29,7 +29,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ClusterConfig;
-use crate::producer::settings;
+use crate::producer::oauth::give_token;
+use crate::producer::settings::ClientSettings;
 use crate::producer::topics::TopicSpec;
 use crate::supervisor::Supervisor;
 use digest::ConfigDigest;
@@ -63,7 +64,7 @@ impl Member {
     pub fn join(
         cluster: &ClusterConfig,
         supervisor: Arc<Supervisor>,
-        client: &ClientConfig,
+        client: &ClientSettings,
     ) -> Result<Self> {
         let topics = supervisor.topics();
         let host = cluster.host_id();
@@ -81,7 +82,7 @@ impl Member {
         ])?;
         topics.grow(&sources_topic, SourceMap::of(&config).partitions())?;
 
-        let connection = settings::admin_config(client);
+        let connection = client.connection();
         let mut roster = Roster::open(&group, &connection)?;
         let digest = ConfigDigest::of(&config, &supervisor.plugin_hashes());
         let consumer = group_consumer(cluster, &host, &connection, supervisor.clone())?;
@@ -144,7 +145,7 @@ fn group_consumer(
     supervisor: Arc<Supervisor>,
 ) -> Result<BaseConsumer<Rebalancer>> {
     let session = cluster.session_timeout_ms;
-    connection
+    let consumer: BaseConsumer<Rebalancer> = connection
         .clone()
         .set("group.id", &cluster.group)
         // The broker lists members by client id: that is how hosts know
@@ -164,7 +165,9 @@ fn group_consumer(
         // within a few seconds.
         .set("topic.metadata.refresh.interval.ms", "2000")
         .create_with_context(Rebalancer::new(supervisor))
-        .context("cannot create the cluster group member")
+        .context("cannot create the cluster group member")?;
+    give_token(connection, consumer.client())?;
+    Ok(consumer)
 }
 
 fn now_ms() -> u64 {

@@ -16,6 +16,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::digest::ConfigDigest;
+use crate::producer::oauth::give_token;
 use crate::producer::topics::TopicSpec;
 
 /// What a host says about itself.
@@ -73,6 +74,7 @@ impl Roster {
             .set("enable.auto.commit", "false")
             .create()
             .context("cannot create the cluster roster reader")?;
+        give_token(client, reader.client())?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
         reader.assign(&tpl)?;
@@ -82,6 +84,7 @@ impl Roster {
             .set("linger.ms", "0")
             .create()
             .context("cannot create the cluster roster writer")?;
+        give_token(client, writer.client())?;
         let mut roster = Self {
             group: group.to_string(),
             topic,

@@ -12,7 +12,8 @@ use serde::Serialize;
 use super::map::SourceMap;
 use super::roster::{self, Roster};
 use crate::Config;
-use crate::producer::settings;
+use crate::producer::oauth::give_token;
+use crate::producer::settings::ClientSettings;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -49,10 +50,11 @@ pub fn read(config: &Config) -> Result<Status> {
         .brokers
         .as_deref()
         .context("[cluster] needs [kafka] brokers")?;
-    let connection = settings::admin_config(&settings::client_config(&config.kafka, brokers));
+    let connection = ClientSettings::new(&config.kafka, brokers).connection();
     let client: BaseConsumer = connection
         .create()
         .context("cannot create a Kafka client")?;
+    give_token(&connection, client.client())?;
     let list = client
         .fetch_group_list(Some(&cluster.group), Duration::from_secs(10))
         .with_context(|| format!("cannot describe group `{}`", cluster.group))?;

@@ -208,3 +208,57 @@ fn tenant_rules_are_enforced_with_line_numbers() {
         "{err}"
     );
 }
+
+#[test]
+fn kafka_security_loads_secrets_and_names_what_is_wrong() {
+    let sasl = "[kafka.security]\nprotocol = \"sasl_ssl\"\nmechanism = \"SCRAM-SHA-512\"\nusername = \"u\"\n";
+    // From a file beside the config, newline dropped.
+    let (d, path) = setup(&format!("{sasl}password_file = \"pw\"\n{MINIMAL}"));
+    std::fs::write(d.path().join("pw"), "file-secret-77\n").unwrap();
+    let c = Config::load(&path).unwrap();
+    let props: Vec<(&str, &str)> = c
+        .kafka
+        .resolved_security
+        .properties
+        .iter()
+        .map(|(k, v)| (*k, v.expose()))
+        .collect();
+    assert!(
+        props.contains(&("sasl.password", "file-secret-77")),
+        "{props:?}"
+    );
+    assert!(props.contains(&("ssl.endpoint.identification.algorithm", "https")));
+    assert!(!format!("{c:?}").contains("file-secret-77"));
+
+    let cases = [
+        (
+            format!("{sasl}password_env = \"STREAMPLUG_TEST_UNSET_VAR\"\n"),
+            "field `password_env`: environment variable `STREAMPLUG_TEST_UNSET_VAR` is not set",
+        ),
+        (
+            "[kafka.security]\nprotocol = \"sasl_ssl\"\n".to_string(),
+            "needs `mechanism`",
+        ),
+        (
+            "[kafka.security]\nprotocol = \"plaintext\"\nca_file = \"ca.pem\"\n".to_string(),
+            "field `ca_file` needs TLS",
+        ),
+        (
+            "[kafka.security]\nprotocol = \"ssl\"\ncert_file = \"c.pem\"\n".to_string(),
+            "`cert_file` and `key_file` go together",
+        ),
+        (
+            format!("{sasl}password = \"a-secret-1\"\npassword_env = \"X\"\n"),
+            "give only one of `password`, `password_env` and `password_file`",
+        ),
+    ];
+    for (table, want) in cases {
+        let (_d, path) = setup(&format!("{table}{MINIMAL}"));
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("[kafka.security]") && err.contains(want),
+            "{err}"
+        );
+        assert!(!err.contains("a-secret-1"), "{err}");
+    }
+}

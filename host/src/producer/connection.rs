@@ -6,6 +6,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 #[derive(Default)]
@@ -52,6 +53,18 @@ impl ConnectionLog {
         self.connecting.store(connecting, Ordering::Relaxed);
     }
 
+    /// librdkafka's own log line: while the connect step waits, its
+    /// failures are what that step reports, once and in plain words; they
+    /// go to the debug log instead of repeating as errors.
+    pub fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let failure = (level as i32) <= (RDKafkaLogLevel::Error as i32);
+        if failure && self.connecting.load(Ordering::Relaxed) {
+            tracing::debug!("librdkafka: {fac} {message}");
+        } else {
+            log_at(level, fac, message);
+        }
+    }
+
     /// The last error's reason, if any came.
     pub fn last(&self) -> Option<String> {
         self.last
@@ -71,3 +84,32 @@ impl ConnectionLog {
             .map(|s| s.reason.clone())
     }
 }
+
+/// librdkafka's log line at its own level.
+pub fn log_at(level: RDKafkaLogLevel, fac: &str, message: &str) {
+    use RDKafkaLogLevel::*;
+    match level {
+        Emerg | Alert | Critical | Error => tracing::error!("librdkafka: {fac} {message}"),
+        Warning => tracing::warn!("librdkafka: {fac} {message}"),
+        Notice | Info => tracing::info!("librdkafka: {fac} {message}"),
+        Debug => tracing::debug!("librdkafka: {fac} {message}"),
+    }
+}
+
+/// The context of a client whose every call's result is checked (the
+/// checkpoint store's): librdkafka's errors and log go to the debug log,
+/// since a failure that matters reaches the caller anyway, and closing the
+/// client while a connection is still authenticating is no failure at all.
+pub struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::debug!(?level, "librdkafka: {fac} {message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!("kafka: {error}: {reason}");
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Quiet {}

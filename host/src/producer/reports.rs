@@ -40,6 +40,10 @@ impl ClientContext for DeliveryRouter {
         // records only fail through delivery reports.
         self.connection.error(&error, reason);
     }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.connection.log(level, fac, message);
+    }
 }
 
 impl ProducerContext for DeliveryRouter {
@@ -235,6 +239,13 @@ impl<'a> Report<'a> {
         KafkaError::MessageProduction(self.0.err.into())
     }
 
+    /// The error's protocol name, e.g. `TOPIC_AUTHORIZATION_FAILED`: what
+    /// Kafka's documentation and broker logs call it.
+    fn error_name(&self) -> std::borrow::Cow<'a, str> {
+        // SAFETY: librdkafka returns a static string for every code.
+        unsafe { text(rd::rd_kafka_err2name(self.0.err)) }
+    }
+
     fn topic(&self) -> std::borrow::Cow<'a, str> {
         // SAFETY: a report's topic handle and name live as long as it.
         unsafe { text(rd::rd_kafka_topic_name(self.0.rkt)) }
@@ -313,9 +324,10 @@ impl<'a> Report<'a> {
                 value_too_large: super::shared::is_too_large(&error),
                 headers: headers.iter().map(|(k, v)| (&**k, *v)),
             };
+            let name = self.error_name();
             sink.reject(
                 failed,
-                &format!("refused by Kafka for topic `{topic}`: {error}"),
+                &format!("refused by Kafka for topic `{topic}`: {name}: {error}"),
             );
         }
     }

@@ -98,9 +98,10 @@ impl Drop for SharedProducer {
 
 impl SharedProducer {
     pub fn new(config: &ClientConfig) -> Result<Self> {
-        let producer = config
+        let producer: BaseProducer<DeliveryRouter> = config
             .create_with_context(DeliveryRouter::default())
             .context("cannot create the Kafka producer")?;
+        super::oauth::give_token(config, producer.client())?;
         Self::serving(producer)
     }
 

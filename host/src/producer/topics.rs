@@ -64,9 +64,10 @@ pub struct Topics {
 
 impl Topics {
     pub fn new(admin_config: &ClientConfig, async_rt: tokio::runtime::Handle) -> Result<Self> {
-        let admin = admin_config
+        let admin: AdminClient<DefaultClientContext> = admin_config
             .create()
             .context("cannot create the Kafka admin client")?;
+        super::oauth::give_token(admin_config, admin.inner())?;
         Ok(Self {
             admin,
             async_rt,

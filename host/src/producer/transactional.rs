@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use rdkafka::config::ClientConfig;
+
+use super::settings::ClientSettings;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 
@@ -66,7 +68,8 @@ impl TxnOutcome {
 /// The transactional producer of each exactly-once source, made on first
 /// use and kept across restarts of its pipeline.
 pub struct TransactionalProducers {
-    client: ClientConfig,
+    settings: ClientSettings,
+    message_timeout_ms: u64,
     /// Part of every transactional id: the checkpoint topic, whose key for
     /// the source is the other part, so one id stands for one source state.
     checkpoint_topic: String,
@@ -74,21 +77,12 @@ pub struct TransactionalProducers {
 }
 
 impl TransactionalProducers {
-    /// `client` is the shared producer's config: same brokers, batching and
-    /// compression. `message_timeout_ms` bounds a transaction's length too.
-    pub fn new(client: &ClientConfig, checkpoint_topic: &str, message_timeout_ms: u64) -> Self {
-        let mut client = client.clone();
-        // librdkafka refuses a message timeout longer than the transaction
-        // timeout; a user's own setting wins.
-        if client.get("transaction.timeout.ms").is_none() {
-            client.set(
-                "transaction.timeout.ms",
-                message_timeout_ms.max(60_000).to_string(),
-            );
-        }
-        client.set("enable.idempotence", "true");
+    /// Same brokers, batching and compression as the shared producer.
+    /// `message_timeout_ms` bounds a transaction's length too.
+    pub fn new(settings: &ClientSettings, checkpoint_topic: &str, message_timeout_ms: u64) -> Self {
         Self {
-            client,
+            settings: settings.clone(),
+            message_timeout_ms,
             checkpoint_topic: checkpoint_topic.to_string(),
             producers: Mutex::new(HashMap::new()),
         }
@@ -109,7 +103,8 @@ impl TransactionalProducers {
             return Ok(p.clone());
         }
         let id = self.id(source);
-        let producer = SharedProducer::transactional(&self.client, &id)
+        let config = self.settings.transactional(&id, self.message_timeout_ms);
+        let producer = SharedProducer::transactional(&config, &id)
             .with_context(|| format!("exactly-once source `{source}`"))?;
         let producer = Arc::new(producer);
         producers.insert(source.to_string(), producer.clone());
@@ -149,12 +144,11 @@ fn classify(e: KafkaError) -> TxnError {
 impl SharedProducer {
     /// A producer of its own for one exactly-once source, registered with
     /// the cluster under `id`.
-    fn transactional(client: &ClientConfig, id: &str) -> Result<Self> {
-        let mut config = client.clone();
-        config.set("transactional.id", id);
+    fn transactional(config: &ClientConfig, id: &str) -> Result<Self> {
         let producer: rdkafka::producer::BaseProducer<DeliveryRouter> = config
             .create_with_context(DeliveryRouter::default())
             .context("cannot create its transactional producer")?;
+        super::oauth::give_token(config, producer.client())?;
         let producer = Self::serving(producer)?;
         producer
             .producer

@@ -10,18 +10,20 @@ use rdkafka::config::ClientConfig;
 
 use crate::config::Config;
 use crate::pipeline::Stop;
+use crate::producer::SharedProducer;
 use crate::producer::embedded::EmbeddedCluster;
+use crate::producer::settings::ClientSettings;
 use crate::producer::topics::{TopicSpec, Topics};
-use crate::producer::{SharedProducer, settings};
+
+use super::tls_probe;
 
 /// How often a wait for the brokers says it is still waiting.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// The Kafka side of a run.
 pub struct Kafka {
-    /// The shared producer's librdkafka properties, which other clients
-    /// derive theirs from.
-    pub client: ClientConfig,
+    /// Every client's librdkafka properties.
+    pub client: ClientSettings,
     pub producer: Arc<SharedProducer>,
     /// Declared last: dropped after every client above that talks to it.
     pub embedded: Option<EmbeddedCluster>,
@@ -58,13 +60,13 @@ pub fn connect(
             (e.bootstrap_servers(), Some(e))
         }
     };
-    let client = settings::client_config(&config.kafka, &bootstrap);
-    let producer = Arc::new(SharedProducer::new(&client)?);
+    let client = ClientSettings::new(&config.kafka, &bootstrap);
+    let producer = Arc::new(SharedProducer::new(client.producer())?);
     let timeout = Duration::from_millis(config.kafka.connect_timeout_ms);
-    wait_until_reachable(&producer, &bootstrap, timeout, stop)?;
-    let topics = Topics::new(&settings::admin_config(&client), async_rt)?;
+    wait_until_reachable(&producer, client.producer(), &bootstrap, timeout, stop)?;
+    let topics = Topics::new(&client.connection(), async_rt)?;
     topics.ensure(specs)?;
-    if client.get("enable.idempotence") == Some("true") {
+    if client.producer().get("enable.idempotence") == Some("true") {
         wait_for_broker_connection(&producer, specs);
     }
     tracing::info!(brokers = %bootstrap, topics = specs.len(), "connected to Kafka");
@@ -81,21 +83,37 @@ pub fn connect(
 /// at once on an error that retrying cannot mend (authentication, TLS).
 fn wait_until_reachable(
     producer: &SharedProducer,
+    client: &ClientConfig,
     bootstrap: &str,
     timeout: Duration,
     stop: &Stop,
 ) -> Result<()> {
+    let tls = tls_probe::uses_tls(client);
+    if let Some(problem) = tls
+        .then(|| tls_probe::client_certificate_problem(client))
+        .flatten()
+    {
+        bail!("cannot connect to Kafka at {bootstrap}: {problem}");
+    }
     let connection = &producer.client().context().connection;
     connection.set_connecting(true);
-    let reached = wait(producer, bootstrap, timeout, stop);
+    let reached = wait(producer, tls.then_some(client), bootstrap, timeout, stop);
     connection.set_connecting(false);
     reached
 }
 
-fn wait(producer: &SharedProducer, bootstrap: &str, timeout: Duration, stop: &Stop) -> Result<()> {
+/// `tls` is the client's config when it connects over TLS.
+fn wait(
+    producer: &SharedProducer,
+    tls: Option<&ClientConfig>,
+    bootstrap: &str,
+    timeout: Duration,
+    stop: &Stop,
+) -> Result<()> {
     let started = Instant::now();
     let connection = &producer.client().context().connection;
     let mut reported = false;
+    let mut probed = false;
     let mut next_report = started + PROGRESS_EVERY;
     loop {
         if producer
@@ -106,11 +124,22 @@ fn wait(producer: &SharedProducer, bootstrap: &str, timeout: Duration, stop: &St
             return Ok(());
         }
         if let Some(fatal) = connection.fatal() {
-            bail!("cannot connect to Kafka at {bootstrap}: {fatal}");
+            let probe = tls.and_then(|c| tls_probe::diagnose(c, bootstrap));
+            let cause = probe.unwrap_or_else(|| in_plain_words(&fatal));
+            bail!("cannot connect to Kafka at {bootstrap}: {cause}");
         }
         let cause = connection
             .last()
             .unwrap_or_else(|| "no answer yet".to_string());
+        // A broker that refuses a client certificate may just close the
+        // connection, which librdkafka retries as if the network failed:
+        // one handshake of our own says what it is.
+        if let Some(client) = tls.filter(|_| !probed && connection.last().is_some()) {
+            probed = true;
+            if let Some(problem) = tls_probe::diagnose(client, bootstrap) {
+                bail!("cannot connect to Kafka at {bootstrap}: {problem}");
+            }
+        }
         if stop.is_raised() {
             return Err(anyhow!(Interrupted).context(format!(
                 "while connecting to Kafka at {bootstrap} ({cause})"
@@ -139,6 +168,19 @@ fn wait(producer: &SharedProducer, bootstrap: &str, timeout: Duration, stop: &St
             );
         }
         stop.sleep(Duration::from_millis(200));
+    }
+}
+
+/// librdkafka's reason for a failure retrying cannot mend, led by what it
+/// means.
+fn in_plain_words(reason: &str) -> String {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("authentication") {
+        format!("authentication failed (check the user name and password): {reason}")
+    } else if lower.contains("certificate verify failed") {
+        format!("certificate not trusted: {reason}")
+    } else {
+        reason.to_string()
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod connect;
 mod signals;
+mod tls_probe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -99,7 +100,7 @@ pub fn run_with(
 fn start(
     config: &Config,
     supervisor: &Arc<Supervisor>,
-    client: &rdkafka::config::ClientConfig,
+    client: &crate::producer::settings::ClientSettings,
 ) -> Result<Option<Member>> {
     match &config.cluster {
         None => {

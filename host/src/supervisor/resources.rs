@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rdkafka::config::ClientConfig;
 use wasmtime::Engine;
 
 use super::resume::Resume;
 use crate::config::{Config, Quota, TenantConfig};
 use crate::pipeline::quota::QuotaSlot;
 use crate::producer::dead_letter::{DeadLetter, DeadLetterQueue};
+use crate::producer::settings::ClientSettings;
 use crate::producer::topics::Topics;
 use crate::producer::{Admission, RecordSink, SharedProducer};
 use crate::stats::{StatsRegistry, Summary};
@@ -42,7 +42,7 @@ impl Resources {
         config: &Config,
         engine: Engine,
         producer: Arc<SharedProducer>,
-        client: &ClientConfig,
+        client: &ClientSettings,
         topics: Topics,
     ) -> Result<Self> {
         let resume = config

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use rdkafka::config::ClientConfig;
 
 use crate::checkpoint::{self, CheckpointTracker, Committer};
 use crate::config::{CheckpointConfig, Config, Corrupt, Delivery, StoreKind};
+use crate::producer::settings::ClientSettings;
 use crate::producer::topics::Topics;
 use crate::producer::{SharedProducer, TransactionalProducers};
 
@@ -26,7 +26,7 @@ impl Resume {
     /// Opens the store `c` names and starts committing to it.
     pub fn open(
         c: &CheckpointConfig,
-        client: &ClientConfig,
+        client: &ClientSettings,
         message_timeout_ms: u64,
         topics: &Topics,
     ) -> Result<Self> {
