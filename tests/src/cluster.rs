@@ -114,7 +114,7 @@ impl Group {
     }
 
     /// `streamplug cluster status --json`: each live host's sources.
-    pub fn status(&self) -> BTreeMap<String, BTreeSet<String>> {
+    pub fn status(&self) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
         let config = self.write_config("status", &self.config("status", None));
         let out = streamplug()
             .args(["cluster", "status", "--json", "--config"])
@@ -122,10 +122,10 @@ impl Group {
             .output()
             .expect("cluster status");
         if !out.status.success() {
-            return BTreeMap::new();
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
-        v["members"]
+        Ok(v["members"]
             .as_array()
             .into_iter()
             .flatten()
@@ -138,7 +138,7 @@ impl Group {
                     .collect();
                 (m["host"].as_str().unwrap_or_default().to_string(), sources)
             })
-            .collect()
+            .collect())
     }
 
     /// Waits until exactly `hosts` are live, each runs some source and
@@ -150,7 +150,14 @@ impl Group {
     ) -> BTreeMap<String, BTreeSet<String>> {
         let deadline = Instant::now() + limit;
         loop {
-            let status = self.status();
+            let status = match self.status() {
+                Ok(s) => s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "cluster status failed: {e}");
+                    std::thread::sleep(Duration::from_millis(300));
+                    continue;
+                }
+            };
             let live: Vec<&str> = status.keys().map(String::as_str).collect();
             let runs: Vec<&String> = status.values().flatten().collect();
             let distinct: BTreeSet<&String> = runs.iter().copied().collect();

@@ -14,6 +14,7 @@ use streamplug_tests::{sigterm, streamplug, wait_with_limit};
 
 #[test]
 fn kill_9_of_a_host_moves_its_sources_within_the_session_timeout() {
+    let _serial = one_at_a_time();
     let g = Group::new("cl-kill");
     let h1 = g.start("h1");
     let h2 = g.start("h2");
@@ -50,6 +51,7 @@ fn kill_9_of_a_host_moves_its_sources_within_the_session_timeout() {
 
 #[test]
 fn a_fourth_host_takes_some_sources_and_the_others_do_not_pause() {
+    let _serial = one_at_a_time();
     let g = Group::new("cl-join");
     let h1 = g.start("h1");
     let h2 = g.start("h2");
@@ -95,6 +97,7 @@ fn a_fourth_host_takes_some_sources_and_the_others_do_not_pause() {
 
 #[test]
 fn a_rolling_restart_under_load_loses_nothing() {
+    let _serial = one_at_a_time();
     let g = Group::new("cl-roll");
     let mut hosts: Vec<(&str, Child)> = ["h1", "h2", "h3"]
         .iter()
@@ -113,6 +116,14 @@ fn a_rolling_restart_under_load_loses_nothing() {
     g.assert_nothing_lost();
 }
 
+/// One cluster at a time: each test runs up to four hosts of 12 sources on
+/// a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn refused(g: &Group, host: &str, config: &str) -> String {
     let path = g.write_config(host, config);
     let out = streamplug().arg("run").arg(&path).output().expect("run");
@@ -122,6 +133,7 @@ fn refused(g: &Group, host: &str, config: &str) -> String {
 
 #[test]
 fn a_host_whose_config_or_plugin_differs_is_refused_with_the_difference_named() {
+    let _serial = one_at_a_time();
     let g = Group::new("cl-differs");
     let h1 = g.start("h1");
     g.wait_until_spread(&["h1"], Duration::from_secs(90));
@@ -152,6 +164,7 @@ fn a_host_whose_config_or_plugin_differs_is_refused_with_the_difference_named() 
 
 #[test]
 fn cluster_mode_needs_the_kafka_checkpoint_store() {
+    let _serial = one_at_a_time();
     let g = Group::new("cl-store");
     let config = g
         .config("h1", None)
