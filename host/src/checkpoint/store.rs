@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use rdkafka::Message;
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
@@ -205,9 +206,29 @@ impl KafkaStore {
     }
 }
 
+/// The checkpoint reader's context. The end of a partition is how the
+/// reader knows it has read everything; an end that arrives once the reader
+/// has stopped polling (it saw the last offset first) reaches librdkafka's
+/// error callback instead, where the default context would log it as an
+/// error on a run that went well.
+struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF);
+        if end {
+            return;
+        }
+        tracing::error!("checkpoint reader: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
 impl CheckpointStore for KafkaStore {
     fn load_all(&self) -> Result<HashMap<String, Vec<u8>>> {
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<ReaderContext> = self
             .consumer_config
             .clone()
             .set("group.id", "streamplug-checkpoint-reader")
@@ -219,7 +240,7 @@ impl CheckpointStore for KafkaStore {
             // last offset cannot be waited for).
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(ReaderContext)
             .context("cannot create the checkpoint reader")?;
         let md = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
