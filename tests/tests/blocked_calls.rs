@@ -120,3 +120,49 @@ rate = 5000
         "everything the healthy source handed over is in Kafka, once"
     );
 }
+
+#[test]
+fn a_new_version_takes_over_from_a_plugin_blocked_in_a_sleep() {
+    let dir = Scratch::new("sleep-swap");
+    let topic = unique_topic("sleep-swap");
+    let wasm = dir.path().join("source.wasm");
+    std::fs::copy(artifacts::TEST_SLEEPY, &wasm).expect("copy the sleepy plugin");
+    // `count` is for the new version (datagen); the sleepy one ignores it.
+    let text = format!(
+        "[kafka]\nbrokers = \"{}\"\n[[source]]\nname = \"src\"\nwasm = \"{}\"\ntopic = \"{topic}\"\n\
+         limits = {{ call_timeout_ms = 3600000 }}\n[source.config]\ncount = 500\n",
+        brokers(),
+        wasm.display(),
+    );
+    let config = dir.write("c.toml", &text);
+    let summary_path = dir.path().join("summary.json");
+    let mut child = spawn_run(&config, &summary_path, dir.path());
+    wait_for_log(dir.path(), "running 1 source(s)");
+    std::thread::sleep(Duration::from_secs(1));
+    // A new version of the source: the swap waits for the batch boundary,
+    // which only comes if the blocked call is let go.
+    let tmp = dir.path().join("source.wasm.tmp");
+    std::fs::copy(artifacts::DATAGEN, &tmp).expect("copy datagen");
+    std::fs::rename(&tmp, &wasm).expect("replace the plugin file");
+    // The new version makes its 500 records and finishes: the run ends.
+    let status = wait_with_limit(&mut child, Duration::from_secs(60));
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(
+        stderr.contains("and was let go: a new version is taking over"),
+        "{stderr}"
+    );
+    let s = read_summary(&summary_path);
+    assert_eq!(
+        s["plugins"]["src"]["swaps"].as_array().map(Vec::len),
+        Some(1),
+        "{s}"
+    );
+    assert_eq!(
+        counter(&s, "src", "restarts"),
+        0,
+        "being let go is not a failure: {s}"
+    );
+    assert_eq!(counter(&s, "src", "delivered"), 500, "{s}");
+    assert_complete(&topic, 500);
+}
