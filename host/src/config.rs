@@ -188,10 +188,11 @@ pub struct RuntimeConfig {
     /// How long a source that said "nothing right now" waits by default.
     #[serde(deserialize_with = "numbers::any_u64")]
     pub idle_backoff_ms: u64,
-    /// Restarts allowed within `restart_window_ms`; one more failure in that
-    /// window and the plugin is given up on: its pipeline stops and it is
-    /// marked failed. (A window, not "in a row": a plugin that crashes after
-    /// every successful batch is failing too.)
+    /// Restarts allowed within `restart_window_ms` of running time (backoffs
+    /// not counted, so a grown backoff cannot outgrow the window); one more
+    /// failure in that window and the plugin is given up on: its pipeline
+    /// stops and it is marked failed. (A window, not "in a row": a plugin
+    /// that crashes after every successful batch is failing too.)
     #[serde(deserialize_with = "numbers::any_u32")]
     pub max_restarts: u32,
     #[serde(deserialize_with = "numbers::any_u64")]
