@@ -1,6 +1,6 @@
 //! Plugins that cannot run are given up on, and the run ends: one whose
 //! `setup` refuses its config at once (it is not a crash, and would refuse
-//! again), one that traps on every start once its failures pass
+//! again), one that traps on every call or every start once its failures pass
 //! `max_restarts` within the window of running time, however long the
 //! backoff has grown. The healthy source beside them loses nothing.
 
@@ -68,11 +68,12 @@ fn a_transform_that_refuses_its_config_stops_its_pipeline_and_counts_the_batch()
 }
 
 #[test]
-fn a_plugin_that_traps_on_every_start_is_given_up_on_though_its_backoff_outgrows_the_window() {
+fn a_source_that_traps_on_every_call_is_given_up_on_though_its_backoff_outgrows_the_window() {
     let dir = Scratch::new("backoff-window");
     let healthy_topic = unique_topic("backoff-window-healthy");
     // Backoffs of 100, 200, 400, 400 ms, a window of 300 ms: counted on the
     // wall clock, no more than two failures ever fall within the window.
+    // panic-on-nth with n = 0 panics in its first poll.
     let config = format!(
         "{}\n[[source]]\nname = \"broken\"\ntopic = \"{}\"\nwasm = \"{}\"\n[source.config]\nn = 0\n\
          [runtime]\nrestart_backoff_ms = 100\nrestart_backoff_max_ms = 400\nrestart_window_ms = 300\nmax_restarts = 3\n",
@@ -89,4 +90,32 @@ fn a_plugin_that_traps_on_every_start_is_given_up_on_though_its_backoff_outgrows
     );
     assert_eq!(s["plugins"]["healthy"]["gave_up"], false);
     assert_complete(&healthy_topic, 2_000);
+}
+
+#[test]
+fn a_transform_that_traps_on_every_start_is_given_up_on_and_its_batch_counted() {
+    let dir = Scratch::new("backoff-window-transform");
+    let topic = unique_topic("backoff-window-transform");
+    let config = format!(
+        "{}transforms = [\"crashy\"]\n\n[[transform]]\nname = \"crashy\"\nwasm = \"{}\"\n\
+         [runtime]\nrestart_backoff_ms = 100\nrestart_backoff_max_ms = 400\nrestart_window_ms = 300\nmax_restarts = 3\n",
+        healthy_datagen("gen", &topic, 1_000).replace("[source.config]\ncount = 1000\n", ""),
+        artifacts::TEST_TRAP_ON_INIT,
+    );
+    let (s, stderr) = run_ok(&dir, &config);
+    assert_eq!(s["plugins"]["crashy"]["gave_up"], true, "{s}\n{stderr}");
+    assert_eq!(counter(&s, "crashy", "restarts"), 3, "{s}");
+    assert!(
+        stderr.contains("giving up after 4 failures within 300 ms of running time"),
+        "{stderr}"
+    );
+    let failed = counter(&s, "gen", "failed");
+    assert!(failed > 0, "{s}");
+    assert_eq!(failed, counter(&s, "gen", "records_in"), "{s}");
+    assert!(
+        s["plugins"]["gen"]["failures"]
+            .to_string()
+            .contains("transform `crashy` was given up on: plugin failed: setup trapped"),
+        "{s}"
+    );
 }
