@@ -57,6 +57,7 @@ pub struct Config {
 pub struct KafkaConfig {
     /// `host:port,...`; absent means the embedded in-process cluster.
     pub brokers: Option<String>,
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub linger_ms: u64,
     /// `batch.size` in bytes.
     pub batch_size: ByteSize,
@@ -66,15 +67,20 @@ pub struct KafkaConfig {
     pub acks: String,
     pub idempotence: bool,
     /// How long librdkafka keeps retrying a record before reporting it failed.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub message_timeout_ms: u64,
     /// How long startup waits for a broker to answer before giving up.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub connect_timeout_ms: u64,
     /// Partitions and replication for topics a transform may route to.
+    #[serde(deserialize_with = "numbers::partitions")]
     pub default_partitions: i32,
+    #[serde(deserialize_with = "numbers::replication")]
     pub default_replication: i16,
     /// The shared producer's window, across all sources: records and bytes
     /// handed over and not yet reported. While it is full, sources take turns
     /// by weight (see `weight`).
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub max_in_flight_records: u64,
     pub max_in_flight_bytes: ByteSize,
     /// Any librdkafka producer property, passed through as is; wins over the
@@ -118,6 +124,7 @@ pub struct CheckpointConfig {
     /// The directory of the `file` store.
     pub dir: Option<PathBuf>,
     /// How often acknowledged checkpoints are committed.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub interval_ms: u64,
     /// When the store does not exist yet.
     pub missing: Missing,
@@ -186,17 +193,24 @@ pub struct RuntimeConfig {
     pub pooling_allocator: bool,
     /// Instances the pooling allocator has slots for: every plugin of every
     /// pipeline, plus one for each plugin being hot swapped.
+    #[serde(deserialize_with = "numbers::any_u32")]
     pub max_instances: u32,
     /// First restart delay after a plugin fails; doubles up to the maximum.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub restart_backoff_ms: u64,
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub restart_backoff_max_ms: u64,
     /// How long a source that said "nothing right now" waits by default.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub idle_backoff_ms: u64,
-    /// Restarts allowed within `restart_window_ms`; one more failure in that
-    /// window and the plugin is given up on: its pipeline stops and it is
-    /// marked failed. (A window, not "in a row": a plugin that crashes after
-    /// every successful batch is failing too.)
+    /// Restarts allowed within `restart_window_ms` of running time (backoffs
+    /// not counted, so a grown backoff cannot outgrow the window); one more
+    /// failure in that window and the plugin is given up on: its pipeline
+    /// stops and it is marked failed. (A window, not "in a row": a plugin
+    /// that crashes after every successful batch is failing too.)
+    #[serde(deserialize_with = "numbers::any_u32")]
     pub max_restarts: u32,
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub restart_window_ms: u64,
     /// Watch the config and plugin files and reload when they change
     /// (SIGHUP reloads either way).
@@ -226,9 +240,11 @@ pub struct PluginLimits {
     /// Linear memory a plugin instance may grow to.
     pub memory: ByteSize,
     /// CPU time one call may take before it is interrupted.
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub call_timeout_ms: u64,
     /// CPU time the plugin may use per second, on average (1000 = a whole
     /// core, which one plugin instance can never exceed anyway).
+    #[serde(deserialize_with = "numbers::any_u64")]
     pub cpu_ms_per_second: u64,
 }
 
@@ -260,6 +276,7 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Quota {
+    #[serde(deserialize_with = "numbers::opt_u32")]
     pub records_per_second: Option<u32>,
     pub bytes_per_second: Option<ByteSize>,
 }
@@ -298,9 +315,9 @@ pub struct SourceConfig {
     pub tenant: Option<Spanned<String>>,
     pub wasm: Spanned<PathBuf>,
     pub topic: Spanned<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "numbers::partitions")]
     pub partitions: i32,
-    #[serde(default = "one_i16")]
+    #[serde(default = "one_i16", deserialize_with = "numbers::replication")]
     pub replication: i16,
     /// Topic-level configs used when the topic is created (e.g. `retention.ms`).
     #[serde(default)]
@@ -310,16 +327,19 @@ pub struct SourceConfig {
     #[serde(default)]
     pub partitioner: Option<Spanned<String>>,
     /// Most records asked of the source per poll.
-    #[serde(default = "default_batch_size")]
+    #[serde(default = "default_batch_size", deserialize_with = "numbers::any_u32")]
     pub batch_size: u32,
     /// This source's share of the producer's window when it is contended,
     /// relative to other sources (1 to 100).
-    #[serde(default = "one_u32")]
+    #[serde(default = "one_u32", deserialize_with = "numbers::any_u32")]
     pub weight: u32,
     /// What a crash may do to this source's records in Kafka.
     #[serde(default = "at_least_once")]
     pub delivery: Spanned<Delivery>,
-    #[serde(default = "default_in_flight_records")]
+    #[serde(
+        default = "default_in_flight_records",
+        deserialize_with = "numbers::any_u64"
+    )]
     pub max_in_flight_records: u64,
     #[serde(default = "default_in_flight_bytes")]
     pub max_in_flight_bytes: ByteSize,
@@ -466,16 +486,7 @@ impl std::str::FromStr for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
-        }
+        numbers::size(d)
     }
 }
 
@@ -880,6 +891,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 pub mod cluster;
 pub mod diff;
+mod numbers;
 
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,8 @@ pub struct PluginStats {
     pub restarts: AtomicU64,
     /// Errors a plugin returned (it kept running).
     pub errors: AtomicU64,
-    /// The plugin failed `runtime.max_restarts` times in a row and was stopped.
+    /// The plugin was stopped for good: it failed more than
+    /// `runtime.max_restarts` times within the window, or refused its config.
     pub gave_up: std::sync::atomic::AtomicBool,
     /// Most records this source ever had in flight at once.
     pub peak_in_flight: AtomicU64,

@@ -262,3 +262,66 @@ fn kafka_security_loads_secrets_and_names_what_is_wrong() {
         assert!(!err.contains("a-secret-1"), "{err}");
     }
 }
+
+/// Each line makes `Config::load` fail, and its error must say, in words,
+/// what the field takes: never a Rust type such as `i16` or `u64`.
+#[test]
+fn wrong_numbers_are_described_in_words_not_rust_types() {
+    let cases = [
+        (
+            "replication = \"three\"",
+            "expected a whole number from 1 to 32767",
+        ),
+        (
+            "replication = 40000",
+            "expected a whole number from 1 to 32767",
+        ),
+        (
+            "partitions = 0",
+            "expected a whole number from 1 to 2147483647",
+        ),
+        (
+            "batch_size = -1",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "max_in_flight_records = 1.5",
+            "expected a whole number, 0 or more",
+        ),
+        (
+            "limits = { call_timeout_ms = \"2s\" }",
+            "expected a whole number, 0 or more",
+        ),
+        (
+            "limits = { memory = true }",
+            "expected a size: a whole number of bytes, or a string such as \"64MiB\"",
+        ),
+        (
+            "quota = { records_per_second = \"fast\" }",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("max_record_bytes = \"1 XB\"", "unknown size unit `xb`"),
+    ];
+    for (line, expected) in cases {
+        let (_d, path) =
+            setup(&MINIMAL.replace("topic = \"events\"", &format!("topic = \"events\"\n{line}")));
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains(expected), "`{line}`: {err}");
+        assert!(err.contains("line 6"), "`{line}` names its line: {err}");
+        for rust_type in ["i16", "i32", "u32", "u64", "untagged"] {
+            assert!(!err.contains(rust_type), "`{line}` says {rust_type}: {err}");
+        }
+    }
+    let (_d, path) = setup("[kafka]\ndefault_replication = \"all\"\n");
+    let err = format!("{:#}", Config::load(&path).unwrap_err());
+    assert!(
+        err.contains("expected a whole number from 1 to 32767"),
+        "{err}"
+    );
+    let (_d, path) = setup("[runtime]\nmax_restarts = \"ten\"\n");
+    let err = format!("{:#}", Config::load(&path).unwrap_err());
+    assert!(
+        err.contains("expected a whole number from 0 to 4294967295"),
+        "{err}"
+    );
+}

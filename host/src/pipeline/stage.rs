@@ -1,5 +1,10 @@
 //! A pipeline stage: one plugin instance that is replaced when it fails,
 //! after an exponential backoff, while the rest of the host keeps running.
+//! A plugin that keeps failing is given up on: failures are counted on a
+//! clock of running time, which stands still while a backoff is waited out,
+//! so a backoff that grows cannot spread them beyond the window. One whose
+//! `setup` refuses its config is given up on at once: starting it again
+//! would be refused again.
 //! Also where a new version of the plugin takes over (hot swap): it is
 //! started beside the old instance, serves on trial until its first call
 //! succeeds, and is rolled back if that call fails.
@@ -14,7 +19,7 @@ use wasmtime::Engine;
 use super::stop::Stop;
 use crate::config::{Capabilities, PluginLimits};
 use crate::plugin::{
-    LoadedPlugin, PartitionerInstance, PluginError, SourceInstance, TransformInstance,
+    Interrupt, LoadedPlugin, PartitionerInstance, PluginError, SourceInstance, TransformInstance,
 };
 use crate::stats::PluginStats;
 
@@ -46,6 +51,7 @@ pub trait Startable: Sized {
         engine: &Engine,
         spec: &PluginSpec,
         resume: Option<&Vec<u8>>,
+        interrupt: &Arc<Interrupt>,
     ) -> Result<Self, PluginError>;
 }
 
@@ -56,8 +62,9 @@ macro_rules! startable {
                 engine: &Engine,
                 spec: &PluginSpec,
                 resume: Option<&Vec<u8>>,
+                interrupt: &Arc<Interrupt>,
             ) -> Result<Self, PluginError> {
-                <$t>::start(
+                <$t>::start_with(
                     engine,
                     &spec.plugin,
                     spec.name.clone(),
@@ -65,6 +72,7 @@ macro_rules! startable {
                     &spec.capabilities,
                     &spec.settings,
                     resume,
+                    Some(interrupt.clone()),
                 )
             }
         }
@@ -77,13 +85,23 @@ pub struct Stage<I> {
     instance: Option<I>,
     backoff: Backoff,
     next_delay: Duration,
-    /// When recent failures happened, oldest first, within the window.
-    failures: VecDeque<Instant>,
-    gave_up: bool,
+    /// When recent failures happened on the running clock (see
+    /// [`Stage::running_time`]), oldest first, within the window.
+    failures: VecDeque<Duration>,
+    /// When the stage began, and how long it has waited out backoffs since.
+    born: Instant,
+    waited: Duration,
+    /// Why the plugin was given up on, once it was.
+    gave_up: Option<String>,
     /// A source's latest checkpoint: where the next instance resumes.
     checkpoint: Option<Vec<u8>>,
     /// A new version serving on trial, and what to roll back to.
     trial: Option<Trial>,
+    /// Lets go of the instance's blocking waits (stop, drain, swap).
+    interrupt: Arc<Interrupt>,
+    /// The instance was let go of because the pipeline is stopping: no
+    /// new one is started.
+    let_go: bool,
 }
 
 struct Trial {
@@ -92,16 +110,20 @@ struct Trial {
 }
 
 impl<I: Startable> Stage<I> {
-    pub fn new(spec: PluginSpec, backoff: Backoff) -> Self {
+    pub fn new(spec: PluginSpec, backoff: Backoff, interrupt: Arc<Interrupt>) -> Self {
         Self {
             spec,
             instance: None,
             backoff,
             next_delay: backoff.initial,
             failures: VecDeque::new(),
-            gave_up: false,
+            born: Instant::now(),
+            waited: Duration::ZERO,
+            gave_up: None,
             checkpoint: None,
             trial: None,
+            interrupt,
+            let_go: false,
         }
     }
 
@@ -130,7 +152,7 @@ impl<I: Startable> Stage<I> {
         // The counters carry on across versions.
         spec.stats = self.spec.stats.clone();
         let name = &*self.spec.name;
-        match I::start(engine, &spec, self.checkpoint.as_ref()) {
+        match I::start(engine, &spec, self.checkpoint.as_ref(), &self.interrupt) {
             Ok(instance) => {
                 tracing::info!(
                     plugin = name,
@@ -166,11 +188,22 @@ impl<I: Startable> Stage<I> {
     /// and no instance could be had, or once the plugin has been given up on.
     pub fn get(&mut self, engine: &Engine, stop: &Stop) -> Option<&mut I> {
         while self.instance.is_none() {
-            if self.gave_up() {
+            if self.gave_up() || self.let_go {
                 return None;
             }
-            match I::start(engine, &self.spec, self.checkpoint.as_ref()) {
+            match I::start(
+                engine,
+                &self.spec,
+                self.checkpoint.as_ref(),
+                &self.interrupt,
+            ) {
                 Ok(i) => self.instance = Some(i),
+                Err(PluginError::Returned(refusal)) => {
+                    self.give_up(format!(
+                        "{refusal}; not restarted: it would refuse again (fix its config)"
+                    ));
+                    return None;
+                }
                 Err(e) => {
                     if self.fail(&e, stop) {
                         return None;
@@ -201,9 +234,27 @@ impl<I: Startable> Stage<I> {
         }
     }
 
-    /// Whether the plugin failed too often to be restarted again.
+    /// Whether the plugin failed too often to be restarted again, or
+    /// refused its config.
     pub fn gave_up(&self) -> bool {
-        self.gave_up
+        self.gave_up.is_some()
+    }
+
+    /// Why the plugin was given up on, once it was.
+    pub fn gave_up_cause(&self) -> &str {
+        self.gave_up.as_deref().unwrap_or("")
+    }
+
+    fn give_up(&mut self, cause: String) {
+        tracing::error!(plugin = &*self.spec.name, "plugin given up on: {cause}");
+        self.spec.stats.gave_up.store(true, Ordering::Relaxed);
+        self.gave_up = Some(cause);
+    }
+
+    /// Time since the stage began, less the backoffs waited out: the clock
+    /// failures are counted on.
+    fn running_time(&self) -> Duration {
+        self.born.elapsed().saturating_sub(self.waited)
     }
 
     /// Drops the instance after a failure, logs the cause and waits out the
@@ -211,6 +262,12 @@ impl<I: Startable> Stage<I> {
     /// meanwhile, or this failure used up the plugin's restarts.
     pub fn fail(&mut self, error: &PluginError, stop: &Stop) -> bool {
         self.instance = None;
+        // Let go of to stop or swap: not a failure, nothing to wait out.
+        if let PluginError::Interrupted(why) = error {
+            self.let_go = self.interrupt.is_stopping();
+            tracing::info!(plugin = &*self.spec.name, "{why}");
+            return stop.is_raised();
+        }
         // A new version that fails its first call is rolled back at once: the
         // old version takes the same batch (or poll) again, so nothing is lost.
         if let Some(trial) = self.trial.take() {
@@ -221,37 +278,44 @@ impl<I: Startable> Stage<I> {
             );
             return stop.is_raised();
         }
-        let now = Instant::now();
+        let now = self.running_time();
         self.failures.push_back(now);
         while self
             .failures
             .front()
-            .is_some_and(|t| now.duration_since(*t) > self.backoff.window)
+            .is_some_and(|t| now.saturating_sub(*t) > self.backoff.window)
         {
             self.failures.pop_front();
         }
-        let name = &*self.spec.name;
         if self.failures.len() > self.backoff.max_restarts as usize {
-            self.gave_up = true;
-            self.spec.stats.gave_up.store(true, Ordering::Relaxed);
-            tracing::error!(
-                plugin = name,
-                "plugin failed: {error}; giving up after {} failures within {} s (runtime.max_restarts = {})",
+            self.give_up(format!(
+                "plugin failed: {error}; giving up after {} failures within {} of running time (runtime.max_restarts = {}; backoffs not counted)",
                 self.failures.len(),
-                self.backoff.window.as_secs(),
+                seconds_or_ms(self.backoff.window),
                 self.backoff.max_restarts
-            );
+            ));
             return true;
         }
         let delay = self.next_delay;
         self.next_delay = (delay * 2).min(self.backoff.max);
         PluginStats::add(&self.spec.stats.restarts, 1);
         tracing::error!(
-            plugin = name,
+            plugin = &*self.spec.name,
             "plugin failed: {error}; restarting in {} ms",
             delay.as_millis()
         );
-        stop.sleep(delay)
+        let stopped = stop.sleep(delay);
+        self.waited += delay;
+        stopped
+    }
+}
+
+/// `60 s`, or `300 ms` for a window under whole seconds.
+fn seconds_or_ms(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 

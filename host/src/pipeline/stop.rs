@@ -1,21 +1,32 @@
-//! The shutdown signal every pipeline watches, with sleeps it cuts short.
+//! The shutdown signal every pipeline watches, with sleeps it cuts short,
+//! its plugins' blocking waits included.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use crate::plugin::Interrupt;
 
 #[derive(Default)]
 pub struct Stop {
     raised: AtomicBool,
     lock: Mutex<()>,
     cv: Condvar,
+    /// Lets go of a plugin blocked in a WASI wait when raised.
+    interrupt: Arc<Interrupt>,
 }
 
 impl Stop {
     pub fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
+        self.interrupt.stop();
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.cv.notify_all();
+    }
+
+    /// The interrupt this stop raises, for the plugins it should reach.
+    pub fn interrupt(&self) -> Arc<Interrupt> {
+        self.interrupt.clone()
     }
 
     pub fn is_raised(&self) -> bool {

@@ -97,14 +97,15 @@ enum Transformed {
 impl Pipeline {
     pub fn new(spec: PipelineSpec, env: PipelineEnv) -> Self {
         let b = env.backoff;
+        let i = env.stop.interrupt();
         Self {
-            source: Stage::new(spec.source, b),
+            source: Stage::new(spec.source, b, i.clone()),
             transforms: spec
                 .transforms
                 .into_iter()
-                .map(|t| Stage::new(t, b))
+                .map(|t| Stage::new(t, b, i.clone()))
                 .collect(),
-            partitioner: spec.partitioner.map(|p| Stage::new(p, b)),
+            partitioner: spec.partitioner.map(|p| Stage::new(p, b, i.clone())),
             default_count: spec.topics.get(&spec.topic).copied().unwrap_or(0),
             topic: spec.topic,
             topics: spec.topics,
@@ -408,8 +409,9 @@ impl Pipeline {
                     let cause = if stage.gave_up() {
                         self.halted = true;
                         format!(
-                            "transform `{}` was given up on after repeated failures",
-                            stage.spec.name
+                            "transform `{}` was given up on: {}",
+                            stage.spec.name,
+                            stage.gave_up_cause()
                         )
                     } else {
                         format!("shutdown while transform `{}` was failing", stage.spec.name)
@@ -638,8 +640,9 @@ impl Pipeline {
                     if stage.gave_up() {
                         self.halted = true;
                         return Err(format!(
-                            "partitioner `{}` was given up on after repeated failures",
-                            stage.spec.name
+                            "partitioner `{}` was given up on: {}",
+                            stage.spec.name,
+                            stage.gave_up_cause()
                         ));
                     }
                     return Err(format!(

@@ -100,6 +100,8 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     // context denies everything but clocks and random (see host.rs).
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(|e| anyhow!("cannot link WASI: {e:#}"))?;
+    // Blocking waits end at the call's deadline, or when let go.
+    super::waits::shadow_blocking_waits(&mut linker)?;
     // Every version's imports: a plugin built against any of them links.
     type Me = wasmtime::component::HasSelf<HostState>;
     let link = |what: &str, e: wasmtime::Error| anyhow!("cannot link {what}: {e:#}");

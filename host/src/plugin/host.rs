@@ -14,6 +14,8 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{v0_1, v0_2};
+use super::interrupt::Interrupt;
+use super::waits::WaitBounds;
 use crate::config::Capabilities;
 
 /// The store data of one plugin instance.
@@ -25,6 +27,10 @@ pub struct HostState {
     /// The plugin's last few stderr lines: a panic message lands there just
     /// before the trap, so a failure can name its cause.
     pub(crate) recent_stderr: Arc<Mutex<VecDeque<String>>>,
+    /// When the call in progress must end, for waits epochs cannot reach.
+    pub(crate) call_deadline: Option<Instant>,
+    /// Lets a blocked wait go (stop, drain, swap).
+    pub(crate) interrupt: Arc<Interrupt>,
 }
 
 /// Host resources (streams, sockets, open files, pollables) one instance may
@@ -107,7 +113,18 @@ impl HostState {
                 peak: 0,
             },
             recent_stderr,
+            call_deadline: None,
+            interrupt: Arc::default(),
         })
+    }
+
+    /// What bounds a blocking wait now, and the table its pollables are in.
+    pub(crate) fn waits(&mut self) -> (WaitBounds, &mut ResourceTable) {
+        let bounds = WaitBounds {
+            deadline: self.call_deadline,
+            interrupt: self.interrupt.clone(),
+        };
+        (bounds, &mut self.table)
     }
 }
 

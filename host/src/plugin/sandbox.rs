@@ -21,6 +21,8 @@ use super::bindings::{
 };
 use super::component::{LoadedPlugin, Template};
 use super::host::{HostState, MAX_HOST_RESOURCES};
+use super::interrupt::Interrupt;
+use super::waits::WaitEnded;
 use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
 
@@ -31,13 +33,16 @@ pub enum PluginError {
     Returned(String),
     /// The instance trapped, hit a limit or broke the contract: replace it.
     Failed(String),
+    /// The instance was let go from a blocking wait, to stop or swap: not
+    /// its fault, but the instance is unusable (replace it if needed).
+    Interrupted(String),
 }
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PluginError::Returned(m) => write!(f, "plugin returned an error: {m}"),
-            PluginError::Failed(m) => f.write_str(m),
+            PluginError::Failed(m) | PluginError::Interrupted(m) => f.write_str(m),
         }
     }
 }
@@ -56,10 +61,14 @@ impl Sandbox {
         name: Arc<str>,
         limits: PluginLimits,
         capabilities: &Capabilities,
+        interrupt: Option<Arc<Interrupt>>,
     ) -> Result<Self, PluginError> {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
-        let state = HostState::new(name, memory_cap, capabilities)
+        let mut state = HostState::new(name, memory_cap, capabilities)
             .map_err(|e| PluginError::Failed(format!("cannot grant capabilities: {e}")))?;
+        if let Some(interrupt) = interrupt {
+            state.interrupt = interrupt;
+        }
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -82,13 +91,14 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        let started = Instant::now();
+        state.call_deadline = Some(started + Duration::from_millis(self.limits.call_timeout_ms));
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout_ms));
-        let started = Instant::now();
         let outcome = match f(&mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(msg)) => Err(PluginError::Returned(msg)),
-            Err(e) => Err(PluginError::Failed(self.cause(&e))),
+            Err(e) => Err(self.failure(&e)),
         };
         self.keep_to_cpu_budget(started.elapsed());
         outcome
@@ -115,6 +125,18 @@ impl Sandbox {
             );
         }
         std::thread::sleep(pause);
+    }
+
+    fn failure(&self, e: &wasmtime::Error) -> PluginError {
+        match e.downcast_ref::<WaitEnded>() {
+            Some(WaitEnded::Deadline) => PluginError::Failed(format!(
+                "call time limit exceeded: a call ran longer than {} ms, blocked in a WASI sleep or poll, \
+                 and was interrupted (a source that waits should return Poll::Idle(ms) instead)",
+                self.limits.call_timeout_ms
+            )),
+            Some(ended @ WaitEnded::Interrupted(_)) => PluginError::Interrupted(ended.to_string()),
+            None => PluginError::Failed(self.cause(e)),
+        }
     }
 
     fn cause(&self, e: &wasmtime::Error) -> String {
@@ -175,6 +197,7 @@ fn init_failed(e: PluginError) -> PluginError {
     match e {
         PluginError::Returned(m) => PluginError::Returned(format!("setup refused its config: {m}")),
         PluginError::Failed(m) => PluginError::Failed(format!("setup {m}")),
+        PluginError::Interrupted(m) => PluginError::Interrupted(format!("setup {m}")),
     }
 }
 
@@ -199,6 +222,21 @@ macro_rules! plugin_instance {
                 config: &Vec<(String, String)>,
                 resume: Option<&Vec<u8>>,
             ) -> Result<Self, PluginError> {
+                Self::start_with(engine, plugin, name, limits, capabilities, config, resume, None)
+            }
+
+            /// As `start`, with an interrupt that lets blocking waits go.
+            #[allow(clippy::too_many_arguments)]
+            pub fn start_with(
+                engine: &Engine,
+                plugin: &LoadedPlugin,
+                name: Arc<str>,
+                limits: PluginLimits,
+                capabilities: &Capabilities,
+                config: &Vec<(String, String)>,
+                resume: Option<&Vec<u8>>,
+                interrupt: Option<Arc<Interrupt>>,
+            ) -> Result<Self, PluginError> {
                 let Template::$variant(pre) = &plugin.template else {
                     return Err(PluginError::Failed(format!(
                         "{} is a {} plugin, not a {}",
@@ -207,7 +245,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, name, limits, capabilities)?;
+                let mut sandbox = Sandbox::new(engine, name, limits, capabilities, interrupt)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 let $b = &bindings;
                 let $config = config;

@@ -88,7 +88,7 @@ pub fn start(
         quotas.push(res.tenant_quota(t));
     }
     let stop = Arc::new(Stop::default());
-    let swaps = Arc::new(SwapQueue::default());
+    let swaps = Arc::new(SwapQueue::interrupting(stop.interrupt()));
     let pipeline = Pipeline::new(
         PipelineSpec {
             source,

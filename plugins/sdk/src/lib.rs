@@ -45,8 +45,19 @@
 //! # Errors and panics
 //!
 //! Return `Err(String)` for recoverable errors: the host logs it and carries on
-//! as its policy says. A panic aborts the instance (a wasm trap); the host then
-//! restarts the plugin, which calls `init` again on a fresh instance.
+//! as its policy says. An error from `init` is not recoverable: the host gives
+//! the plugin up at once with that message (its config would be refused again),
+//! and its pipeline stops. A panic aborts the instance (a wasm trap); the host
+//! then restarts the plugin, which calls `init` again on a fresh instance, and
+//! gives it up after `runtime.max_restarts` failures within the window.
+//!
+//! # Waiting
+//!
+//! Do not sleep in a plugin (`std::thread::sleep`, or a WASI poll on a clock):
+//! a blocked call holds its pipeline, it counts against `call_timeout_ms` (the
+//! wait ends at the limit and the call fails), and the host lets go of it at
+//! shutdown. A source with nothing to do returns [`Poll::Idle`] with the
+//! milliseconds to wait instead: the host waits, without holding anything.
 
 pub use streamplug_codec as codec;
 pub use streamplug_codec::{BatchWriter, HeaderBuilder, Headers, RecordBuilder, RecordRef};
@@ -68,6 +79,8 @@ pub enum Poll {
     Ready,
     /// Nothing more for now: poll again in about this many milliseconds
     /// (0 = the host's default backoff). Records already written are still sent.
+    /// This is how a source paces itself (an API polled every few seconds):
+    /// never by sleeping inside `poll`.
     Idle(u32),
     /// The source is done. Records written by this call are still sent; the
     /// host is told `finished` on its next poll (or at once if there were none).
@@ -76,7 +89,8 @@ pub enum Poll {
 
 /// A plugin that makes records.
 pub trait Source: Sized + 'static {
-    /// Called once per instance, before anything else; an error stops the plugin.
+    /// Called once per instance, before anything else. An error (a config
+    /// that cannot be used) stops the plugin for good: it is not restarted.
     fn init(config: Config) -> Result<Self, String>;
 
     /// Writes at most `max_records` records to `out` (an empty writer).
@@ -120,7 +134,8 @@ pub struct DeliveryReport {
 /// A plugin that maps a batch of records to another: drop, modify, split 1:N,
 /// re-key, add headers, set timestamps, or route to another allowed topic.
 pub trait Transform: Sized + 'static {
-    /// Called once per instance, before anything else; an error stops the plugin.
+    /// Called once per instance, before anything else. An error (a config
+    /// that cannot be used) stops the plugin for good: it is not restarted.
     fn init(config: Config) -> Result<Self, String>;
 
     /// Reads `input` and writes the output records to `out` (an empty writer).
@@ -131,7 +146,8 @@ pub trait Transform: Sized + 'static {
 
 /// A plugin that picks the partition of each record bound for `topic`.
 pub trait Partitioner: Sized + 'static {
-    /// Called once per instance, before anything else; an error stops the plugin.
+    /// Called once per instance, before anything else. An error (a config
+    /// that cannot be used) stops the plugin for good: it is not restarted.
     fn init(config: Config) -> Result<Self, String>;
 
     /// Returns the partition of `record`, which should be below
