@@ -24,4 +24,14 @@ fi
 
 # The integration tests drive the release binary.
 cargo build --release --locked -p streamplug
-cargo test --release --locked --workspace "$@"
+cargo test --release --locked --workspace "$@" -- --skip cluster_hosts::
+
+# The cluster tests run up to four hosts of 12 sources each: they get a
+# broker of their own, without the hundreds of partitions the tests above
+# left behind.
+if [[ $# -eq 0 ]]; then
+    $broker stop
+    $broker reset
+    STREAMPLUG_KAFKA_SECURITY=0 $broker start
+    cargo test --release --locked -p streamplug-tests --test cluster -- cluster_hosts::
+fi

@@ -154,7 +154,7 @@ impl Group {
                 Ok(s) => s,
                 Err(e) => {
                     assert!(Instant::now() < deadline, "cluster status failed: {e}");
-                    std::thread::sleep(Duration::from_millis(300));
+                    std::thread::sleep(Duration::from_secs(1));
                     continue;
                 }
             };
@@ -175,7 +175,7 @@ impl Group {
                     .collect::<Vec<_>>()
                     .join("\n----\n")
             );
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(Duration::from_secs(1));
         }
     }
 
