@@ -25,6 +25,32 @@ pub fn exactly_once(i: usize) -> bool {
     i.is_multiple_of(4)
 }
 
+/// A host process, killed if its test ends first (a failed assertion must
+/// not leave hosts running that load the machine and the next tests' broker).
+pub struct Host(Child);
+
+impl std::ops::Deref for Host {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Host {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 pub struct Group {
     pub dir: Scratch,
     pub group: String,
@@ -99,10 +125,10 @@ impl Group {
         path
     }
 
-    pub fn start(&self, host: &str) -> Child {
+    pub fn start(&self, host: &str) -> Host {
         let config = self.write_config(host, &self.config(host, None));
         let d = self.host_dir(host);
-        spawn_run(&config, &d.join("summary.json"), &d)
+        Host(spawn_run(&config, &d.join("summary.json"), &d))
     }
 
     pub fn log(&self, host: &str) -> String {
@@ -222,7 +248,7 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-pub fn stop(hosts: &mut [(&str, Child)]) {
+pub fn stop(hosts: &mut [(&str, Host)]) {
     for (_, c) in hosts.iter() {
         sigterm(c);
     }

@@ -6,8 +6,8 @@
 /// their own.
 mod cluster_hosts {
     use std::collections::{BTreeMap, BTreeSet};
-    use std::process::Child;
     use std::time::Duration;
+    use streamplug_tests::cluster::Host;
 
     use streamplug_tests::artifacts;
     use streamplug_tests::cluster::{
@@ -102,7 +102,7 @@ mod cluster_hosts {
     fn a_rolling_restart_under_load_loses_nothing() {
         let _serial = one_at_a_time();
         let g = Group::new("cl-roll");
-        let mut hosts: Vec<(&str, Child)> = ["h1", "h2", "h3"]
+        let mut hosts: Vec<(&str, Host)> = ["h1", "h2", "h3"]
             .iter()
             .map(|h| (*h, g.start(h)))
             .collect();

@@ -83,7 +83,7 @@ fn total_records(g: &Group, client: &BaseConsumer) -> Result<i64> {
 fn steady_rate(hosts: usize) -> Result<f64> {
     let mut g = Group::new(&format!("clb-{hosts}"));
     g.rate = None;
-    let mut children: Vec<(&str, std::process::Child)> =
+    let mut children: Vec<(&str, streamplug_tests::cluster::Host)> =
         HOSTS[..hosts].iter().map(|h| (*h, g.start(h))).collect();
     g.wait_until_spread(&HOSTS[..hosts], Duration::from_secs(120));
     let client: BaseConsumer = ClientConfig::new()
@@ -131,7 +131,7 @@ fn failover_ms() -> Result<Vec<i64>> {
 /// source that stayed.
 fn join_pauses() -> Result<(Vec<i64>, Vec<i64>)> {
     let g = Group::new("clb-join");
-    let mut children: Vec<(&str, std::process::Child)> =
+    let mut children: Vec<(&str, streamplug_tests::cluster::Host)> =
         HOSTS[..3].iter().map(|h| (*h, g.start(h))).collect();
     g.wait_until_spread(&HOSTS[..3], Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(2));
