@@ -229,10 +229,6 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 num.partitions=1
 auto.create.topics.enable=false
-# A single node heartbeats its own controller: on a loaded 2-core machine a
-# pause of a few seconds would otherwise fence the broker from itself and
-# leave every partition leaderless (seen with several hosts' worth of tests).
-broker.session.timeout.ms=30000
 EOF
   # Later keys win in a properties file.
   if [[ $security == 1 ]]; then security_config >>"$state/server.properties"; fi
