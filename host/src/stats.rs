@@ -254,7 +254,17 @@ pub struct Summary {
     pub config_reloads_refused: Vec<String>,
     /// This host's part in a cluster, if it ran in one.
     #[serde(default)]
-    pub cluster: Option<crate::cluster::ClusterSummary>,
+    pub cluster: Option<ClusterSummary>,
+}
+
+/// This host's part in the cluster, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ClusterSummary {
+    pub group: String,
+    pub host_id: String,
+    /// Every source that ran on this host at some point.
+    pub sources_run: std::collections::BTreeSet<String>,
+    pub rebalances: u64,
 }
 
 /// Every plugin's counters, by name.

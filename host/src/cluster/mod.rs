@@ -26,12 +26,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use serde::{Deserialize, Serialize};
 
 use crate::config::ClusterConfig;
 use crate::producer::oauth::give_token;
 use crate::producer::settings::ClientSettings;
 use crate::producer::topics::TopicSpec;
+use crate::stats::ClusterSummary;
 use crate::supervisor::Supervisor;
 use digest::ConfigDigest;
 use map::SourceMap;
@@ -40,16 +40,6 @@ use roster::{Announcement, Roster};
 
 /// How often a host compares itself with the group and re-announces.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
-
-/// This host's part in the cluster, for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClusterSummary {
-    pub group: String,
-    pub host_id: String,
-    /// Every source that ran on this host at some point.
-    pub sources_run: BTreeSet<String>,
-    pub rebalances: u64,
-}
 
 /// A host in the group: its membership runs on its own thread.
 pub struct Member {
