@@ -15,7 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{v0_1, v0_2};
 use super::interrupt::Interrupt;
-use super::waits::WaitBounds;
+use super::interrupt::WaitBounds;
 use crate::config::Capabilities;
 
 /// The store data of one plugin instance.

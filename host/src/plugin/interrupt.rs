@@ -65,6 +65,12 @@ impl Interrupt {
     }
 }
 
+/// What bounds the blocking waits of the call in progress (see `waits`).
+pub struct WaitBounds {
+    pub deadline: Option<std::time::Instant>,
+    pub interrupt: std::sync::Arc<Interrupt>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

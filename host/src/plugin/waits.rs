@@ -7,8 +7,6 @@
 //! [`Interrupt`] is raised (the call is let go, to stop or swap).
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use wasmtime::StoreContextMut;
@@ -17,7 +15,7 @@ use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi_io::bindings::wasi::io::poll::{Host as _, HostPollable as _};
 
 use super::host::HostState;
-use super::interrupt::{Interrupt, Reason};
+use super::interrupt::{Reason, WaitBounds};
 
 /// The `wasi:io/poll` that `wasmtime_wasi::p2::add_to_linker_sync` links
 /// (older minor versions a plugin imports resolve to it).
@@ -40,12 +38,6 @@ fn what(reason: Reason) -> &'static str {
         Reason::Stopping => "its pipeline is stopping",
         Reason::Swapping => "a new version is taking over",
     }
-}
-
-/// What bounds the waits of the call in progress.
-pub struct WaitBounds {
-    pub deadline: Option<Instant>,
-    pub interrupt: Arc<Interrupt>,
 }
 
 /// Replaces the blocking `poll` and `pollable.block` linked by wasmtime-wasi.
