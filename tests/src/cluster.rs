@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::{
@@ -11,6 +12,7 @@ use crate::{
     sigterm, spawn_run, streamplug, unique_topic, wait_with_limit,
 };
 
+/// Sources in a group's config at start (a reload may add more).
 pub const SOURCES: usize = 12;
 /// The broker's smallest allowed session timeout (group.min.session.timeout.ms).
 pub const SESSION_MS: u64 = 6_000;
@@ -58,6 +60,8 @@ pub struct Group {
     checkpoints: String,
     /// Records per second of each source; `None`: as fast as it can.
     pub rate: Option<u64>,
+    /// Sources in the config that hosts are given from now on.
+    sources: AtomicUsize,
 }
 
 impl Group {
@@ -68,7 +72,27 @@ impl Group {
             topics: unique_topic(label),
             checkpoints: unique_topic(&format!("{label}-checkpoints")),
             rate: Some(100),
+            sources: AtomicUsize::new(SOURCES),
         }
+    }
+
+    /// Sources in the config that hosts are given from now on.
+    pub fn sources(&self) -> usize {
+        self.sources.load(Ordering::Relaxed)
+    }
+
+    /// Gives hosts `n` sources from now on (the first `n` of `s00`, `s01`, …).
+    pub fn set_sources(&self, n: usize) {
+        self.sources.store(n, Ordering::Relaxed);
+    }
+
+    /// Rewrites `host`'s config file with the current config: a running
+    /// host reloads it.
+    pub fn rewrite_config(&self, host: &str) {
+        let path = self.host_dir(host).join("config.toml");
+        let tmp = path.with_extension("toml.new");
+        std::fs::write(&tmp, self.config(host, None)).expect("config");
+        std::fs::rename(&tmp, &path).expect("replace the config");
     }
 
     pub fn topic(&self, i: usize) -> String {
@@ -86,7 +110,7 @@ impl Group {
             self.checkpoints,
             self.group
         );
-        for i in 0..SOURCES {
+        for i in 0..self.sources() {
             let delivery = if exactly_once(i) {
                 "exactly_once"
             } else {
@@ -188,8 +212,8 @@ impl Group {
             let runs: Vec<&String> = status.values().flatten().collect();
             let distinct: BTreeSet<&String> = runs.iter().copied().collect();
             let each_runs_some = status.values().all(|s| !s.is_empty());
-            if live == hosts && each_runs_some && runs.len() == SOURCES && distinct.len() == SOURCES
-            {
+            let n = self.sources();
+            if live == hosts && each_runs_some && runs.len() == n && distinct.len() == n {
                 return status;
             }
             assert!(
@@ -212,7 +236,7 @@ impl Group {
     /// Every source's records: each seq from 0 to the last is present, and
     /// exactly once for exactly-once sources read `read_committed`.
     pub fn assert_nothing_lost(&self) {
-        for i in 0..SOURCES {
+        for i in 0..self.sources() {
             let records = self.records(i);
             let mut seqs: Vec<u64> = records.iter().map(Consumed::seq).collect();
             assert!(!seqs.is_empty(), "{}: no records", source_name(i));

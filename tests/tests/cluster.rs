@@ -119,6 +119,39 @@ mod cluster_hosts {
         g.assert_nothing_lost();
     }
 
+    #[test]
+    fn a_reload_on_every_host_moves_the_group_to_the_new_config_without_loss() {
+        let _serial = one_at_a_time();
+        let g = Group::new("cl-reload");
+        let names = ["h1", "h2", "h3"];
+        let mut hosts: Vec<(&str, Host)> = names.iter().map(|h| (*h, g.start(h))).collect();
+        g.wait_until_spread(&names, Duration::from_secs(90));
+
+        // The new config adds a 13th source. Hosts are reloaded one after
+        // another, as a rollout would: while one host runs the new config,
+        // the others step aside and their sources move to it.
+        g.set_sources(SOURCES + 1);
+        for h in names {
+            g.rewrite_config(h);
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        let after = g.wait_until_spread(&names, Duration::from_secs(90));
+        std::thread::sleep(Duration::from_secs(2));
+        stop(&mut hosts);
+
+        eprintln!("after the reload: {after:?}");
+        for h in ["h2", "h3"] {
+            assert!(
+                g.log(h).contains("runs a newer config"),
+                "{h} did not step aside for h1's newer config:\n{}",
+                g.log(h)
+            );
+        }
+        let added = g.records(SOURCES);
+        assert!(!added.is_empty(), "the added source made no records");
+        g.assert_nothing_lost();
+    }
+
     /// One cluster at a time: each test runs up to four hosts of 12 sources on
     /// a 2-core machine.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

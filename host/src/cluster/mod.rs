@@ -40,6 +40,9 @@ use roster::{Announcement, Roster};
 
 /// How often a host compares itself with the group and re-announces.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
+/// A host still stepped aside for a newer config after this long warns: a
+/// rollout that reloads every host takes seconds, not minutes.
+const STILL_ASIDE_WARNING: Duration = Duration::from_secs(60);
 
 /// A host in the group: its membership runs on its own thread.
 pub struct Member {
@@ -100,6 +103,7 @@ impl Member {
             digest,
             since_ms: now_ms(),
             stepped_aside: false,
+            aside_since: None,
             announced: None,
         };
         driver.subscribe()?;
@@ -178,6 +182,8 @@ struct Driver {
     digest: ConfigDigest,
     since_ms: u64,
     stepped_aside: bool,
+    /// When this host stepped aside, until it has warned that it still is.
+    aside_since: Option<Instant>,
     announced: Option<Announcement>,
 }
 
@@ -239,11 +245,25 @@ impl Driver {
             .find_map(|a| self.digest.difference(&a.digest).map(|why| (a.host, why)));
         match (newer, self.stepped_aside) {
             (Some((other, why)), false) => {
-                tracing::warn!(
+                // Part of every rollout of a new config: only worth a
+                // warning if it lasts (see below).
+                tracing::info!(
                     "cluster: host `{other}` runs a newer config ({why}); this host takes no sources until its own config matches (reload it)"
                 );
                 self.consumer.unsubscribe();
                 self.stepped_aside = true;
+                self.aside_since = Some(Instant::now());
+            }
+            (Some((other, why)), true)
+                if self
+                    .aside_since
+                    .is_some_and(|t| t.elapsed() >= STILL_ASIDE_WARNING) =>
+            {
+                tracing::warn!(
+                    "cluster: this host has taken no sources for {} s: host `{other}` runs a newer config ({why}); reload this host's config",
+                    STILL_ASIDE_WARNING.as_secs()
+                );
+                self.aside_since = None;
             }
             (None, true) => {
                 tracing::info!(
@@ -251,6 +271,7 @@ impl Driver {
                 );
                 self.subscribe()?;
                 self.stepped_aside = false;
+                self.aside_since = None;
             }
             _ => {}
         }
