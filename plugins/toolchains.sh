@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what plugins in other languages than Rust need, from package
 # registries only, and caches it; a second run does nothing and costs well
-# under a second. Usage: plugins/toolchains.sh [c|all]...  (default: all)
+# under a second. Usage: plugins/toolchains.sh [c|python|js|all]...  (default: all)
 #
 #   c: Debian's clang-19, lld-19, wasi-libc and the wasm32 compiler runtime
 #      (apt), and streamplug-guest-tools (built from this workspace into
 #      target/guest-tools), which makes a wasm32-wasip1 module a component.
+#   python: componentize-py (PyPI, pinned) in a virtualenv under
+#      ~/.cache/streamplug/python-componentize-py-<version>.
+#   js: @bytecodealliance/componentize-js (npm, pinned; it brings rolldown)
+#      under ~/.cache/streamplug/js-componentize-<version>.
 #
 # Prints nothing on stdout but, with --print-env, the variables a build script
-# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS.
+# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS, STREAMPLUG_COMPONENTIZE_PY, STREAMPLUG_JS_BIN.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +24,8 @@ langs=()
 for arg in "$@"; do
     case "$arg" in
         --print-env) print_env=1 ;;
-        c|all) langs+=("$arg") ;;
-        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, all)" >&2; exit 2 ;;
+        c|python|js|all) langs+=("$arg") ;;
+        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, python, js, all)" >&2; exit 2 ;;
     esac
 done
 [ ${#langs[@]} -eq 0 ] && langs=(all)
@@ -77,9 +81,41 @@ c_toolchain() {
     fi
 }
 
+COMPONENTIZE_PY_VERSION=0.25.1
+
+python_toolchain() {
+    local venv="$cache/python-componentize-py-$COMPONENTIZE_PY_VERSION"
+    if [ ! -x "$venv/bin/componentize-py" ]; then
+        echo "toolchains.sh: installing componentize-py $COMPONENTIZE_PY_VERSION (PyPI)" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION" >&2
+    fi
+    if [ $print_env -eq 1 ]; then
+        echo "STREAMPLUG_COMPONENTIZE_PY=$venv/bin/componentize-py"
+    fi
+}
+
+COMPONENTIZE_JS_VERSION=0.23.0
+
+js_toolchain() {
+    local dir="$cache/js-componentize-$COMPONENTIZE_JS_VERSION"
+    if [ ! -x "$dir/node_modules/.bin/componentize-js" ] || [ ! -x "$dir/node_modules/.bin/rolldown" ]; then
+        echo "toolchains.sh: installing componentize-js $COMPONENTIZE_JS_VERSION (npm)" >&2
+        mkdir -p "$dir"
+        (cd "$dir" && npm install --no-audit --no-fund --silent \
+            "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION" >&2)
+    fi
+    if [ $print_env -eq 1 ]; then
+        echo "STREAMPLUG_JS_BIN=$dir/node_modules/.bin"
+    fi
+}
+
 for lang in "${langs[@]}"; do
     case "$lang" in
         c) c_toolchain ;;
-        all) c_toolchain ;;
+        python) python_toolchain ;;
+        js) js_toolchain ;;
+        all) c_toolchain; python_toolchain; js_toolchain ;;
     esac
 done
