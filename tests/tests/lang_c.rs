@@ -47,7 +47,7 @@ fn c_redact_masks_digit_runs_between_rust_plugins() {
     let masked = unique_topic("c-redact-masked");
     let (count, value_size) = (1_500u64, 64usize);
     let config = format!(
-        r#"
+        r##"
 [kafka]
 brokers = "{brokers}"
 
@@ -81,7 +81,7 @@ min_digits = "3"
 mask = "#"
 header = "masked"
 route_topic = "{masked}"
-"#,
+"##,
         brokers = brokers(),
         datagen = artifacts::DATAGEN,
         filter = artifacts::JSON_FILTER,
@@ -195,7 +195,7 @@ wasm = "{counter}"
 topic = "{topic}"
 [source.config]
 count = "{count}"
-per_poll = "50"
+per_poll = "20"
 idle_ms = "25"
 "#,
         brokers = brokers(),

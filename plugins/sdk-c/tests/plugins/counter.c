@@ -1,5 +1,6 @@
 /* Test plugin: a source counting from 0 to `count` (config), `per_poll`
- * records per poll then idle for `idle_ms`. Its checkpoint is the next number
+ * records per poll, then one poll idle for `idle_ms` (records and idle do not
+ * go together: a poll that wrote records is answered at once). Its checkpoint is the next number
  * (8 bytes, little-endian); after a restart it continues from the one it is
  * given. Every record: key none, value the number in decimal, headers `seq`
  * (the number), `resumed-from` (the checkpoint this instance started from,
@@ -12,6 +13,7 @@
 
 static uint64_t count, per_poll, idle_ms;
 static uint64_t next;
+static bool resting;
 static char resumed_from[24];
 static char committed[24];
 static uint8_t checkpoint[8];
@@ -30,6 +32,7 @@ int sp_source_setup(const sp_config *config, sp_bytes resume, sp_error *err) {
         sp_config_u64(config, "idle_ms", 0, &idle_ms, err))
         return -1;
     next = 0;
+    resting = false;
     strcpy(resumed_from, "none");
     strcpy(committed, "none");
     if (resume.present) {
@@ -44,6 +47,13 @@ int sp_source_setup(const sp_config *config, sp_bytes resume, sp_error *err) {
 
 int sp_source_poll(sp_poll *poll, sp_error *err) {
     (void)err;
+    if (resting && next < count) {
+        resting = false;
+        poll->status = SP_IDLE;
+        poll->idle_ms = (uint32_t)idle_ms;
+        return 0;
+    }
+    resting = true;
     for (uint64_t i = 0; i < per_poll && next < count && !sp_writer_full(poll->out); i++, next++) {
         char digits[24];
         int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)next);
@@ -57,12 +67,7 @@ int sp_source_poll(sp_poll *poll, sp_error *err) {
     for (int i = 0; i < 8; i++) checkpoint[i] = (uint8_t)(next >> (8 * i));
     poll->checkpoint = checkpoint;
     poll->checkpoint_len = sizeof checkpoint;
-    if (next >= count) {
-        poll->status = SP_FINISHED;
-    } else {
-        poll->status = SP_IDLE;
-        poll->idle_ms = (uint32_t)idle_ms;
-    }
+    if (next >= count) poll->status = SP_FINISHED;
     return 0;
 }
 
