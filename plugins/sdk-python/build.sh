@@ -12,6 +12,8 @@ if [ $# -ne 3 ]; then
 fi
 world="$1" out="$2" app="$3"
 eval "$("$root/plugins/toolchains.sh" python --print-env)"
+# componentize-py imports the app: no __pycache__ left in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 app_dir="$(cd "$(dirname "$app")" && pwd)"
 module="$(basename "$app" .py)"
 mkdir -p "$(dirname "$out")"

@@ -45,3 +45,22 @@ impl Drop for Running {
         }
     }
 }
+
+/// Waits for `needle` in `dir/stderr.log` of a [`crate::spawn_run`]
+/// host. The first run of a Python or JavaScript component compiles 12-19 MB
+/// of WebAssembly (5-10 s on an idle machine, far more on a busy one), so the
+/// limit is generous.
+pub fn wait_for_log_within(dir: &std::path::Path, needle: &str, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+        if log.contains(needle) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "no `{needle}` in the log within {limit:?}:\n{}",
+        std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+    );
+}

@@ -20,7 +20,9 @@ const TS_BASE: i64 = 1_700_000_000_000;
 #[test]
 fn c_sdk_unit_tests_pass() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk-c/test.sh");
-    let out = Command::new(&script).output().expect("run plugins/sdk-c/test.sh");
+    let out = Command::new(&script)
+        .output()
+        .expect("run plugins/sdk-c/test.sh");
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -104,18 +106,37 @@ route_topic = "{masked}"
                 ("kept-by".to_string(), Some(b"buy".to_vec())),
             ];
             if is_masked {
-                value = value.replace(&format!(":{seq},"), &format!(":{},", "#".repeat(seq.to_string().len())));
+                value = value.replace(
+                    &format!(":{seq},"),
+                    &format!(":{},", "#".repeat(seq.to_string().len())),
+                );
                 headers.push(("masked".to_string(), Some(b"1".to_vec())));
             }
-            assert_eq!(r.value.as_deref(), Some(value.as_bytes()), "value of seq {seq}");
-            assert_eq!(r.key, Some(format!("key-{}", seq % 10).into_bytes()), "key of seq {seq}");
-            assert_eq!(r.timestamp, Some(TS_BASE + seq as i64), "timestamp of seq {seq}");
+            assert_eq!(
+                r.value.as_deref(),
+                Some(value.as_bytes()),
+                "value of seq {seq}"
+            );
+            assert_eq!(
+                r.key,
+                Some(format!("key-{}", seq % 10).into_bytes()),
+                "key of seq {seq}"
+            );
+            assert_eq!(
+                r.timestamp,
+                Some(TS_BASE + seq as i64),
+                "timestamp of seq {seq}"
+            );
             assert_eq!(r.headers, headers, "headers of seq {seq}");
             assert!(got.insert(seq, ()).is_none(), "seq {seq} twice");
         }
     }
     assert_eq!(got.keys().copied().collect::<Vec<_>>(), buys);
-    assert_eq!(counter(&s, "redact", "records_in"), buys.len() as u64, "{s}");
+    assert_eq!(
+        counter(&s, "redact", "records_in"),
+        buys.len() as u64,
+        "{s}"
+    );
     assert_eq!(counter(&s, "gen", "delivered"), buys.len() as u64, "{s}");
     assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
 }
@@ -161,7 +182,10 @@ n = "8"
         stderr.contains("abort-on-call: call 8, aborting as configured"),
         "{stderr}"
     );
-    assert!(stderr.contains("trapped"), "the failure names the trap: {stderr}");
+    assert!(
+        stderr.contains("trapped"),
+        "the failure names the trap: {stderr}"
+    );
     let restarts = counter(&s, "aborter", "restarts");
     assert!(restarts >= 2, "restarts: {s}");
     assert_eq!(s["plugins"]["aborter"]["gave_up"], false, "{s}");
@@ -227,17 +251,26 @@ idle_ms = "25"
         .filter(|h| h != "none")
         .map(|h| h.parse().expect("a number"))
         .collect();
-    let at = *resumed.first().unwrap_or_else(|| panic!("no resumed records: {second_log}"));
+    let at = *resumed
+        .first()
+        .unwrap_or_else(|| panic!("no resumed records: {second_log}"));
     assert!(resumed.iter().all(|r| *r == at), "one resume point");
     assert!(at >= 1000 && at < count, "resumed at {at}: {first_log}");
-    assert!(second_log.contains(&format!("counter: resuming at {at}")), "{second_log}");
+    assert!(
+        second_log.contains(&format!("counter: resuming at {at}")),
+        "{second_log}"
+    );
     // A graceful stop commits everything made: nothing twice, nothing lost.
     let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (0..count).collect::<Vec<_>>());
     for r in &records {
         let seq = r.seq();
-        assert_eq!(r.value, Some(seq.to_string().into_bytes()), "value of {seq}");
+        assert_eq!(
+            r.value,
+            Some(seq.to_string().into_bytes()),
+            "value of {seq}"
+        );
         assert_eq!(r.key, None);
         let from = header(r, "resumed-from");
         assert_eq!(from == "none", seq < at, "seq {seq} resumed-from {from}");
@@ -248,6 +281,12 @@ idle_ms = "25"
             assert!(c <= seq, "seq {seq} was told {c} was committed");
         }
     }
-    let told = records.iter().filter(|r| header(r, "committed") != "none").count();
-    assert!(told > 0, "the source was never told of a committed checkpoint");
+    let told = records
+        .iter()
+        .filter(|r| header(r, "committed") != "none")
+        .count();
+    assert!(
+        told > 0,
+        "the source was never told of a committed checkpoint"
+    );
 }

@@ -18,7 +18,9 @@ const MEMORY: &str = "limits = { memory = \"256MiB\" }";
 #[test]
 fn js_sdk_unit_tests_pass() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk-js/test.sh");
-    let out = Command::new(&script).output().expect("run plugins/sdk-js/test.sh");
+    let out = Command::new(&script)
+        .output()
+        .expect("run plugins/sdk-js/test.sh");
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -82,12 +84,24 @@ key_field = "seq"
         let records = consume_all(&brokers(), topic, Duration::from_millis(500)).expect("consume");
         let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
         seqs.sort_unstable();
-        assert_eq!(seqs, (0..count).filter(|s| s % 3 == rest).collect::<Vec<_>>(), "{kind}");
+        assert_eq!(
+            seqs,
+            (0..count).filter(|s| s % 3 == rest).collect::<Vec<_>>(),
+            "{kind}"
+        );
         for r in &records {
             let seq = r.seq();
             let value = format!(r#"{{"kind":"{kind}","seq":{seq}}}"#);
-            assert_eq!(r.value.as_deref(), Some(value.as_bytes()), "value of seq {seq}");
-            assert_eq!(r.key, Some(seq.to_string().into_bytes()), "key of seq {seq}");
+            assert_eq!(
+                r.value.as_deref(),
+                Some(value.as_bytes()),
+                "value of seq {seq}"
+            );
+            assert_eq!(
+                r.key,
+                Some(seq.to_string().into_bytes()),
+                "key of seq {seq}"
+            );
             assert_eq!(r.timestamp, Some(TS_BASE + seq as i64));
             assert_eq!(
                 r.headers,
@@ -144,7 +158,10 @@ n = "8"
         stderr.contains("throw-on-call: call 8, throwing as configured"),
         "{stderr}"
     );
-    assert!(stderr.contains("trapped"), "the failure names the trap: {stderr}");
+    assert!(
+        stderr.contains("trapped"),
+        "the failure names the trap: {stderr}"
+    );
     assert!(counter(&s, "thrower", "restarts") >= 2, "{s}");
     assert_eq!(s["plugins"]["thrower"]["gave_up"], false, "{s}");
     let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use streamplug_tests::langs::{Running, plugin};
+use streamplug_tests::langs::{Running, plugin, wait_for_log_within};
 use streamplug_tests::{
     Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
-    unique_topic, wait_for_log, wait_with_limit,
+    unique_topic, wait_with_limit,
 };
 
 const TS_BASE: i64 = 1_700_000_000_000;
@@ -22,7 +22,9 @@ const MEMORY: &str = "limits = { memory = \"256MiB\" }";
 #[test]
 fn python_sdk_unit_tests_pass() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk-python/test.sh");
-    let out = Command::new(&script).output().expect("run plugins/sdk-python/test.sh");
+    let out = Command::new(&script)
+        .output()
+        .expect("run plugins/sdk-python/test.sh");
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -44,7 +46,11 @@ fn python_csv_replay_resumes_after_a_host_restart() {
     let mut csv = String::from("id,kind,amount,ts\n");
     for i in 0..rows {
         let kind = ["view", "buy"][(i % 2) as usize];
-        csv += &format!("id-{i},{kind},\"{}.5, EUR\",{}\n", i * 3, TS_BASE + i as i64);
+        csv += &format!(
+            "id-{i},{kind},\"{}.5, EUR\",{}\n",
+            i * 3,
+            TS_BASE + i as i64
+        );
     }
     std::fs::write(data.join("orders.csv"), csv).expect("csv");
     let config = format!(
@@ -87,7 +93,11 @@ header = "kept-by"
     let path = dir.write("config.toml", &config);
     let summary = dir.path().join("summary.json");
     let mut first = Running(spawn_run(&path, &summary, dir.path()));
-    wait_for_log(dir.path(), "csv-replay: 1000 rows made");
+    wait_for_log_within(
+        dir.path(),
+        "csv-replay: 1000 rows made",
+        Duration::from_secs(300),
+    );
     sigterm(&first.0);
     assert!(wait_with_limit(&mut first.0, Duration::from_secs(60)).success());
 
@@ -100,8 +110,14 @@ header = "kept-by"
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("the second run did not resume: {log}"));
-    assert!((1000..rows).contains(&resumed), "resumed after row {resumed}");
-    assert!(log.contains(&format!("csv-replay: done after {rows} rows")), "{log}");
+    assert!(
+        (1000..rows).contains(&resumed),
+        "resumed after row {resumed}"
+    );
+    assert!(
+        log.contains(&format!("csv-replay: done after {rows} rows")),
+        "{log}"
+    );
     let s = read_summary(&summary);
     assert_eq!(counter(&s, "replay", "failed"), 0, "{s}");
 
@@ -118,9 +134,21 @@ header = "kept-by"
             i * 3,
             TS_BASE + i as i64
         );
-        assert_eq!(r.value.as_deref(), Some(value.as_bytes()), "value of row {row}");
-        assert_eq!(r.key, Some(format!("id-{i}").into_bytes()), "key of row {row}");
-        assert_eq!(r.timestamp, Some(TS_BASE + i as i64), "timestamp of row {row}");
+        assert_eq!(
+            r.value.as_deref(),
+            Some(value.as_bytes()),
+            "value of row {row}"
+        );
+        assert_eq!(
+            r.key,
+            Some(format!("id-{i}").into_bytes()),
+            "key of row {row}"
+        );
+        assert_eq!(
+            r.timestamp,
+            Some(TS_BASE + i as i64),
+            "timestamp of row {row}"
+        );
         assert_eq!(
             r.headers,
             vec![
@@ -175,7 +203,10 @@ n = "8"
         stderr.contains("raise-on-call: call 8, raising as configured"),
         "{stderr}"
     );
-    assert!(stderr.contains("trapped"), "the failure names the trap: {stderr}");
+    assert!(
+        stderr.contains("trapped"),
+        "the failure names the trap: {stderr}"
+    );
     assert!(counter(&s, "raiser", "restarts") >= 2, "{s}");
     assert_eq!(s["plugins"]["raiser"]["gave_up"], false, "{s}");
     let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");

@@ -171,7 +171,10 @@ fn files() -> Vec<(String, Vec<u8>)> {
         files.push((format!("{name}.bin"), batch));
     }
     for (name, bytes) in invalid() {
-        files.push((format!("{name}.err"), format!("{}\n", first_error(&bytes)).into_bytes()));
+        files.push((
+            format!("{name}.err"),
+            format!("{}\n", first_error(&bytes)).into_bytes(),
+        ));
         files.push((format!("{name}.bin"), bytes));
     }
     files
