@@ -44,13 +44,45 @@ fn main() -> Result<()> {
     let linker = plugin::linker(&engine)?;
     let scratch = std::env::temp_dir().join(format!("streamplug-lang-cost-{}", std::process::id()));
     let load = |path: &Path, cache: &CompileCache| plugin::load(&engine, &linker, cache, path);
-    let samples = samples(&engine, &load, &scratch)?;
+    let new_cache = |dir: PathBuf| CompileCache::new(&engine, dir);
+    let start_source = |p: &Arc<LoadedPlugin>, config: &Vec<(String, String)>| {
+        SourceInstance::start(
+            &engine,
+            p,
+            Arc::from("datagen"),
+            PluginLimits::default(),
+            &Capabilities::default(),
+            config,
+            None,
+        )
+        .map_err(|e| anyhow!("{e}"))
+    };
+    let start_transform =
+        |p: &Arc<LoadedPlugin>, limits: PluginLimits, config: &Vec<(String, String)>| {
+            TransformInstance::start(
+                &engine,
+                p,
+                Arc::from("measured"),
+                limits,
+                &Capabilities::default(),
+                config,
+                None,
+            )
+            .map_err(|e| anyhow!("{e}"))
+        };
+    let tools = Tools {
+        load: &load,
+        new_cache: &new_cache,
+        start_source: &start_source,
+        start_transform: &start_transform,
+    };
+    let samples = samples(&tools, &scratch)?;
     let mut rows = Vec::new();
     for (lang, path, n) in &plugins {
         let config: Vec<(String, String)> = n
             .map(|n| vec![("n".to_string(), n.to_string())])
             .unwrap_or_default();
-        let row = measure(&engine, &load, &scratch.join(lang), path, &config, &samples)
+        let row = measure(&tools, &scratch.join(lang), path, &config, &samples)
             .with_context(|| format!("measuring the {lang} plugin"))?;
         println!("{lang:<11} {row}");
         rows.push(json!({ "language": lang, "plugin": path, "measured": row }));
@@ -72,28 +104,28 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// What the measurements need of the engine, as closures (the engine's type
+/// is wasmtime's, which this crate depends on only for its benches).
+struct Tools<'a> {
+    load: &'a dyn Fn(&Path, &CompileCache) -> Result<Arc<LoadedPlugin>>,
+    new_cache: &'a dyn Fn(PathBuf) -> CompileCache,
+    start_source: &'a dyn Fn(&Arc<LoadedPlugin>, &Vec<(String, String)>) -> Result<SourceInstance>,
+    start_transform: &'a dyn Fn(
+        &Arc<LoadedPlugin>,
+        PluginLimits,
+        &Vec<(String, String)>,
+    ) -> Result<TransformInstance>,
+}
+
 /// Batches of 256 and 1024 datagen records (100-byte values).
-fn samples(
-    engine: &wasmtime::Engine,
-    load: &Load<'_>,
-    scratch: &Path,
-) -> Result<Vec<(u32, Vec<u8>)>> {
-    let cache = CompileCache::new(engine, scratch.join("datagen-cache"));
-    let datagen = load(artifacts::DATAGEN.as_ref(), &cache)?;
+fn samples(tools: &Tools<'_>, scratch: &Path) -> Result<Vec<(u32, Vec<u8>)>> {
+    let cache = (tools.new_cache)(scratch.join("datagen-cache"));
+    let datagen = (tools.load)(artifacts::DATAGEN.as_ref(), &cache)?;
     let config = vec![
         ("value_size".to_string(), "100".to_string()),
         ("timestamp".to_string(), "1700000000000".to_string()),
     ];
-    let mut source = SourceInstance::start(
-        engine,
-        &datagen,
-        Arc::from("datagen"),
-        PluginLimits::default(),
-        &Capabilities::default(),
-        &config,
-        None,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    let mut source = (tools.start_source)(&datagen, &config)?;
     let mut out = Vec::new();
     for batch in [256u32, 1024] {
         match source.poll(batch, u64::MAX).map_err(|e| anyhow!("{e}"))? {
@@ -104,24 +136,20 @@ fn samples(
     Ok(out)
 }
 
-/// Loads a plugin through a compile cache (`plugin::load` with the engine's linker).
-type Load<'a> = dyn Fn(&Path, &CompileCache) -> Result<Arc<LoadedPlugin>> + 'a;
-
 fn measure(
-    engine: &wasmtime::Engine,
-    load: &Load<'_>,
+    tools: &Tools<'_>,
     cache_dir: &Path,
     path: &str,
     config: &[(String, String)],
     samples: &[(u32, Vec<u8>)],
 ) -> Result<serde_json::Value> {
     let size = std::fs::metadata(path)?.len();
-    let cache = CompileCache::new(engine, cache_dir.to_path_buf());
+    let cache = (tools.new_cache)(cache_dir.to_path_buf());
     let t = Instant::now();
-    load(path.as_ref(), &cache)?;
+    (tools.load)(path.as_ref(), &cache)?;
     let cold_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let loaded = load(path.as_ref(), &cache)?;
+    let loaded = (tools.load)(path.as_ref(), &cache)?;
     let cached_ms = t.elapsed().as_secs_f64() * 1e3;
 
     // Python and JavaScript runtimes need more than the 64 MiB default.
@@ -130,18 +158,7 @@ fn measure(
         ..PluginLimits::default()
     };
     let config = config.to_vec();
-    let start = || {
-        TransformInstance::start(
-            engine,
-            &loaded,
-            Arc::from("measured"),
-            limits,
-            &Capabilities::default(),
-            &config,
-            None,
-        )
-        .map_err(|e| anyhow!("{e}"))
-    };
+    let start = || (tools.start_transform)(&loaded, limits, &config);
     let rss_before = rss_kib()?;
     let t = Instant::now();
     let mut instances = (0..INSTANCES)
