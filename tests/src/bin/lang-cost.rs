@@ -106,15 +106,17 @@ fn main() -> Result<()> {
 
 /// What the measurements need of the engine, as closures (the engine's type
 /// is wasmtime's, which this crate depends on only for its benches).
+/// A plugin's config table.
+type Settings = Vec<(String, String)>;
+type StartSource<'a> = dyn Fn(&Arc<LoadedPlugin>, &Settings) -> Result<SourceInstance> + 'a;
+type StartTransform<'a> =
+    dyn Fn(&Arc<LoadedPlugin>, PluginLimits, &Settings) -> Result<TransformInstance> + 'a;
+
 struct Tools<'a> {
     load: &'a dyn Fn(&Path, &CompileCache) -> Result<Arc<LoadedPlugin>>,
     new_cache: &'a dyn Fn(PathBuf) -> CompileCache,
-    start_source: &'a dyn Fn(&Arc<LoadedPlugin>, &Vec<(String, String)>) -> Result<SourceInstance>,
-    start_transform: &'a dyn Fn(
-        &Arc<LoadedPlugin>,
-        PluginLimits,
-        &Vec<(String, String)>,
-    ) -> Result<TransformInstance>,
+    start_source: &'a StartSource<'a>,
+    start_transform: &'a StartTransform<'a>,
 }
 
 /// Batches of 256 and 1024 datagen records (100-byte values).
