@@ -170,7 +170,7 @@ fn an_unknown_language_is_refused_with_the_known_ones() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("no `cobol` templates") && stderr.contains("knows rust"),
+        stderr.contains("no `cobol` templates") && stderr.contains("knows rust, c, python, js"),
         "{stderr}"
     );
     assert!(!dir.path().join("p").exists(), "nothing is written");

@@ -14,11 +14,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+mod langs;
+
 /// The `plugins/sdk` of the checkout this binary was built from.
 const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
 
-/// Languages with templates. Others come as their SDKs land.
-const LANGUAGES: &[&str] = &["rust"];
+/// Languages with templates: Rust, and those of `langs::LANGUAGES`.
+fn languages() -> Vec<&'static str> {
+    std::iter::once("rust")
+        .chain(langs::LANGUAGES.iter().map(|l| l.name))
+        .collect()
+}
 
 /// Create a plugin project: `./build.sh` builds it, and it passes
 /// `streamplug check` and `streamplug test` as it is.
@@ -29,10 +35,11 @@ pub struct Args {
     /// The folder to create; its last part is the plugin's name (letters,
     /// digits, `-` and `_`, starting with a letter).
     pub path: PathBuf,
-    /// The language of the project.
+    /// The language of the project: rust, c, python or js.
     #[arg(long, default_value = "rust")]
     pub lang: String,
-    /// The streamplug SDK crate to depend on (a checkout's `plugins/sdk`).
+    /// The streamplug SDK to use (a checkout's `plugins/sdk`, or
+    /// `plugins/sdk-c`, `sdk-python`, `sdk-js` for the other languages).
     /// Default: the one in the checkout streamplug was built from.
     #[arg(long, value_name = "DIR")]
     pub sdk: Option<PathBuf>,
@@ -56,6 +63,7 @@ impl Kind {
 }
 
 /// One file of a project: where it goes, its template, whether it runs.
+#[derive(Clone, Copy)]
 struct File {
     path: &'static str,
     text: &'static str,
@@ -181,25 +189,48 @@ fn readme_parts(kind: Kind) -> [(&'static str, &'static str); 3] {
 
 /// Runs `streamplug new`.
 pub fn execute(args: Args) -> Result<()> {
-    if !LANGUAGES.contains(&args.lang.as_str()) {
+    if !languages().contains(&args.lang.as_str()) {
         bail!(
-            "there are no `{}` templates: `streamplug new` knows {} (other languages come as their SDKs land)",
+            "there are no `{}` templates: `streamplug new` knows {}",
             args.lang,
-            LANGUAGES.join(", ")
+            languages().join(", ")
         );
     }
-    let sdk = find_sdk(args.sdk.as_deref())?;
     let name = project_name(&args.path)?;
-    create(&args.path, args.kind, &name, &sdk)?;
     let dir = args.path.display();
+    if let Some(lang) = langs::find(&args.lang) {
+        let sdk = lang.sdk(args.sdk.as_deref(), Path::new(BUILT_FROM_SDK))?;
+        create_in(&args.path, args.kind, &name, &sdk, Some(lang))?;
+        println!(
+            "created the {} plugin `{name}` ({}) in {dir}",
+            args.kind.name(),
+            args.lang
+        );
+        println!("  cd {dir} && ./build.sh     # its last line is the .wasm");
+        println!("  then: streamplug check <that .wasm>; streamplug test <that .wasm>");
+        return Ok(());
+    }
+    let sdk = find_sdk(args.sdk.as_deref())?;
+    create(&args.path, args.kind, &name, &sdk)?;
     println!("created the {} plugin `{name}` in {dir}", args.kind.name());
     println!("  cd {dir} && ./build.sh     # its last line is the .wasm");
     println!("  then: streamplug check <that .wasm>; streamplug test <that .wasm>; cargo test");
     Ok(())
 }
 
-/// Writes the project for `kind` into `dir`, which must not exist or be empty.
+/// Writes the Rust project for `kind` into `dir`, which must not exist or be empty.
 pub fn create(dir: &Path, kind: Kind, name: &str, sdk: &Path) -> Result<()> {
+    create_in(dir, kind, name, sdk, None)
+}
+
+/// Writes the project for `kind` in `lang` (Rust if `None`) into `dir`.
+fn create_in(
+    dir: &Path,
+    kind: Kind,
+    name: &str,
+    sdk: &Path,
+    lang: Option<&langs::Language>,
+) -> Result<()> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -211,10 +242,17 @@ pub fn create(dir: &Path, kind: Kind, name: &str, sdk: &Path) -> Result<()> {
             dir.display()
         );
     }
-    let files = match kind {
+    let rust_files = match kind {
         Kind::Source => SOURCE,
         Kind::Transform => TRANSFORM,
         Kind::Partitioner => PARTITIONER,
+    };
+    let (files, lang_values): (Vec<File>, _) = match lang {
+        Some(l) => l.files(kind),
+        None => (
+            COMMON.iter().chain(rust_files).copied().collect(),
+            Vec::new(),
+        ),
     };
     let sdk_text = sdk.display().to_string();
     let sdk_toml = toml_string(&sdk_text);
@@ -242,7 +280,8 @@ pub fn create(dir: &Path, kind: Kind, name: &str, sdk: &Path) -> Result<()> {
             .into_iter()
             .map(|(k, v)| (k, v.to_string())),
     );
-    for f in COMMON.iter().chain(files) {
+    values.extend(lang_values);
+    for f in &files {
         let path = dir.join(f.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -378,6 +417,34 @@ mod tests {
             let e = create(&d, kind, "my-plugin", &sdk).unwrap_err().to_string();
             assert!(e.contains("already exists"), "{e}");
         }
+        for lang in langs::LANGUAGES {
+            let lang_sdk = lang.sdk(None, Path::new(BUILT_FROM_SDK)).unwrap();
+            for kind in [Kind::Source, Kind::Transform, Kind::Partitioner] {
+                let d = dir.join(lang.name).join(kind.name());
+                create_in(&d, kind, "my-plugin", &lang_sdk, Some(lang)).unwrap();
+                for entry in walk(&d) {
+                    let text = std::fs::read_to_string(&entry).unwrap();
+                    for placeholder in [
+                        "__NAME__",
+                        "__KIND__",
+                        "__REPO__",
+                        "__LANG",
+                        "__LIMITS__",
+                        "__MEMORY_ARG__",
+                        "__SDK_DIR__",
+                        "__ABOUT__",
+                        "__CONFIG__",
+                        "__TEST_ARGS__",
+                    ] {
+                        assert!(
+                            !text.contains(placeholder),
+                            "{placeholder} in {}",
+                            entry.display()
+                        );
+                    }
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -399,13 +466,13 @@ mod tests {
         let e = execute(Args {
             kind: Kind::Source,
             path: PathBuf::from("/nonexistent/x"),
-            lang: "python".into(),
+            lang: "cobol".into(),
             sdk: None,
         })
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("no `python` templates") && e.contains("knows rust"),
+            e.contains("no `cobol` templates") && e.contains("knows rust, c, python, js"),
             "{e}"
         );
     }
