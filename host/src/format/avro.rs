@@ -264,6 +264,8 @@ impl AvroSchema {
             return self.write(&variants[i], inner, path, out);
         }
         let start = out.len();
+        // A failed branch leaves the path where it failed: start again.
+        let at = path.len();
         let mut first_error = None;
         for (i, s) in variants.iter().enumerate() {
             zigzag(i as i64, out);
@@ -271,6 +273,7 @@ impl AvroSchema {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     out.truncate(start);
+                    path.truncate(at);
                     first_error.get_or_insert(e);
                 }
             }
@@ -409,9 +412,9 @@ mod tests {
         assert_eq!(e, "$.id: missing (the field has no default)");
         let e = encode(r#"{"id":1,"amount":1,"tags":[],"kind":"C","lines":[]}"#).unwrap_err();
         assert_eq!(e, r#"$.kind: expected one of ["A", "B"], got "C""#);
-        let e = encode(&format!(
-            r#"{{"id":1,"amount":1,"tags":[],"kind":"A","lines":[{{"sku":"a","next":{{"sku":7}}}}]}}"#
-        ))
+        let e = encode(
+            r#"{"id":1,"amount":1,"tags":[],"kind":"A","lines":[{"sku":"a","next":{"sku":7}}]}"#,
+        )
         .unwrap_err();
         assert_eq!(e, "$.lines[0].next.sku: expected a string, got 7");
         let e = encode(&format!(r#"{{"id":1,"amount":1,"extra":0,{ok}}}"#)).unwrap_err();
