@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (see README): starts a real single-node Kafka broker
-# (KRaft, jars from Maven Central, cached), runs every test against it, and
-# stops it again, whatever the outcome.
+# (KRaft, jars from Maven Central, cached) and a Schema Registry (Apicurio,
+# from Maven Central, cached), runs every test against them, and stops them
+# again, whatever the outcome.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,10 +14,17 @@ export STREAMPLUG_KAFKA_DIR=${STREAMPLUG_KAFKA_DIR:-/tmp/streamplug-kafka-tests}
 # TLS, SASL and mTLS listeners with ACLs too, for tests/tests/security.rs.
 export STREAMPLUG_KAFKA_SECURITY=${STREAMPLUG_KAFKA_SECURITY:-1}
 broker=tests/kafka/broker.sh
-# A fresh broker each run: results never depend on an earlier run's topics.
+registry=tests/registry/registry.sh
+export STREAMPLUG_REGISTRY_DIR=${STREAMPLUG_REGISTRY_DIR:-/tmp/streamplug-registry-tests}
+# A fresh broker and registry each run: results never depend on an earlier
+# run's topics or schemas.
 $broker reset
-trap '$broker stop' EXIT
+$registry reset
+trap '$registry stop; $broker stop' EXIT
 $broker start
+$registry start
+# The Schema Registry tests (tests/tests/formats.rs) use it.
+export STREAMPLUG_TEST_REGISTRY=$($registry url)
 export STREAMPLUG_TEST_BROKERS=$($broker bootstrap)
 if [[ $STREAMPLUG_KAFKA_SECURITY == 1 ]]; then
     export STREAMPLUG_TEST_SECURITY=$($broker security-dir)

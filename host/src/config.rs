@@ -15,7 +15,10 @@ use toml::Spanned;
 use crate::plugin::World;
 pub use cluster::ClusterConfig;
 
+mod formats;
 mod security;
+
+pub use formats::{AvroInput, Format, SchemaRegistryConfig, SchemaRegistryTable, SubjectStrategy};
 
 pub use security::{Mechanism, Protocol, Security, SecurityConfig, StaticToken, Value};
 
@@ -41,6 +44,12 @@ pub struct Config {
     /// Hosts sharing these sources through a Kafka consumer group.
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// Where Avro schemas are registered and looked up.
+    #[serde(default)]
+    pub schema_registry: Option<SchemaRegistryTable>,
+    /// `schema_registry` with its secret and CA loaded.
+    #[serde(skip)]
+    pub resolved_registry: Option<SchemaRegistryConfig>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -354,6 +363,14 @@ pub struct SourceConfig {
     pub limits: PluginLimits,
     #[serde(default)]
     pub config: PluginSettings,
+    /// What the source's values are, and what the host makes of them.
+    #[serde(default)]
+    pub value_format: Format,
+    #[serde(default)]
+    pub key_format: Format,
+    /// How schema subjects are named in `[schema_registry]`.
+    #[serde(default)]
+    pub subject_strategy: SubjectStrategy,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -523,6 +540,12 @@ impl Config {
             .security
             .resolve(&config.base_dir, crate::producer::features::has)
             .map_err(|e| anyhow::anyhow!("{}: [kafka.security]: {e}", path.display()))?;
+        config.resolved_registry = config
+            .schema_registry
+            .as_ref()
+            .map(|r| r.resolve(&config.base_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{}: [schema_registry]: {e}", path.display()))?;
         Ok(config)
     }
 

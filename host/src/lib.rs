@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod format;
 pub mod harness;
 pub mod pipeline;
 pub mod plugin;

@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod cluster;
 pub mod langs;
+pub mod registry;
 
 /// Plugins built against streamplug:plugin@0.1.0 with the SDK of commit
 /// e35a480 (the last before 0.2.0), kept so that every later host is tested

@@ -334,7 +334,7 @@ impl SecurityConfig {
 }
 
 /// At most one of `<name>` (inline), `<name>_env` and `<name>_file`, loaded.
-fn one_secret(
+pub(super) fn one_secret(
     name: &str,
     inline: Option<&Secret>,
     env: &Option<String>,

@@ -325,3 +325,72 @@ fn wrong_numbers_are_described_in_words_not_rust_types() {
         "{err}"
     );
 }
+
+#[test]
+fn formats_and_the_schema_registry_read_as_documented() {
+    // SAFETY: a variable only this test uses.
+    unsafe { std::env::set_var("STREAMPLUG_TEST_REGISTRY_PASSWORD", "reg-secret-9") };
+    let (_d, path) = setup(
+        r#"
+[schema_registry]
+url = "http://127.0.0.1:18081/apis/ccompat/v7"
+username = "svc"
+password_env = "STREAMPLUG_TEST_REGISTRY_PASSWORD"
+
+[[source]]
+name = "gen"
+wasm = "p.wasm"
+topic = "events"
+value_format = { type = "avro", schema = "order.avsc" }
+key_format = { type = "json" }
+subject_strategy = "topic_record_name"
+"#,
+    );
+    let c = Config::load(&path).unwrap();
+    let s = &c.sources[0];
+    assert_eq!(
+        s.value_format,
+        Format::Avro {
+            schema: "order.avsc".into(),
+            input: AvroInput::Json
+        }
+    );
+    assert_eq!(s.key_format, Format::Json);
+    assert_eq!(s.subject_strategy, SubjectStrategy::TopicRecordName);
+    let r = c.resolved_registry.as_ref().unwrap();
+    assert!(r.auto_register && !r.use_latest);
+    assert_eq!(
+        r.password.as_ref().map(|p| p.expose()),
+        Some("reg-secret-9")
+    );
+    // Redacted wherever it could be printed.
+    assert!(!format!("{c:?}").contains("reg-secret-9"));
+    assert_eq!(c.sources[0].key_format, Format::Json);
+    assert_eq!(c.sources.len(), 1);
+    let default = Config::parse(MINIMAL, &path).unwrap();
+    assert_eq!(default.sources[0].value_format, Format::Bytes);
+}
+
+#[test]
+fn a_bad_format_or_registry_table_is_named() {
+    let bad_type = MINIMAL.to_string() + "value_format = { type = \"xml\" }\n";
+    let (_d, path) = setup(&bad_type);
+    let e = Config::load(&path).unwrap_err().to_string();
+    assert!(e.contains("unknown variant `xml`"), "{e}");
+    let bad_url = format!("[schema_registry]\nurl = \"localhost:8081\"\n{MINIMAL}");
+    let (_d, path) = setup(&bad_url);
+    let e = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "[schema_registry]: field `url`: `localhost:8081` is not an http:// or https:// URL"
+        ),
+        "{e}"
+    );
+    let latest = format!("[schema_registry]\nurl = \"http://r\"\nuse_latest = true\n{MINIMAL}");
+    let (_d, path) = setup(&latest);
+    let e = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("`use_latest = true` needs `auto_register = false`"),
+        "{e}"
+    );
+}

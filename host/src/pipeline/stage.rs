@@ -18,6 +18,7 @@ use wasmtime::Engine;
 
 use super::stop::Stop;
 use crate::config::{Capabilities, PluginLimits};
+use crate::format::registry::SchemaRegistry;
 use crate::plugin::{
     Interrupt, LoadedPlugin, PartitionerInstance, PluginError, SourceInstance, TransformInstance,
 };
@@ -32,6 +33,8 @@ pub struct PluginSpec {
     pub settings: Vec<(String, String)>,
     pub capabilities: Capabilities,
     pub stats: Arc<PluginStats>,
+    /// What the plugin's `schema-registry` import asks, if configured.
+    pub registry: Option<Arc<SchemaRegistry>>,
 }
 
 /// When and how often a failed plugin is restarted.
@@ -73,6 +76,7 @@ macro_rules! startable {
                     &spec.settings,
                     resume,
                     Some(interrupt.clone()),
+                    spec.registry.clone(),
                 )
             }
         }

@@ -17,6 +17,7 @@ use super::quota::QuotaSlot;
 use super::stage::{Backoff, PluginSpec, Stage};
 use super::stop::Stop;
 use super::swap::SwapQueue;
+use crate::format::{Codecs, Resolved};
 use crate::plugin::bindings::{DeliveryReport, PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
@@ -32,6 +33,8 @@ pub struct PipelineSpec {
     pub topic: String,
     /// Every topic this pipeline may produce to, with its partition count.
     pub topics: HashMap<String, u32>,
+    /// What becomes of keys and values (formats, schema ids).
+    pub codecs: Codecs,
     pub batch_size: u32,
     /// Largest record (payload bytes) that may be handed over.
     pub max_record_bytes: u64,
@@ -63,6 +66,7 @@ pub struct Pipeline {
     topics: HashMap<String, u32>,
     /// Partitions of `topic`.
     default_count: u32,
+    codecs: Codecs,
     batch_size: u32,
     max_record_bytes: u64,
     quotas: Vec<Arc<QuotaSlot>>,
@@ -109,6 +113,7 @@ impl Pipeline {
             default_count: spec.topics.get(&spec.topic).copied().unwrap_or(0),
             topic: spec.topic,
             topics: spec.topics,
+            codecs: spec.codecs,
             batch_size: spec.batch_size,
             max_record_bytes: spec.max_record_bytes,
             quotas: spec.quotas,
@@ -129,6 +134,9 @@ impl Pipeline {
     /// Returns the source's last checkpoint, for a pipeline that takes over
     /// (after a config reload changed this one's shape).
     pub fn run(mut self) -> Option<Vec<u8>> {
+        if !self.resolve_schemas() {
+            return self.source.checkpoint();
+        }
         loop {
             self.run_batches();
             if self.transactions.is_none() || self.end_transaction() {
@@ -215,6 +223,32 @@ impl Pipeline {
         self.halted = true;
     }
 
+    /// Resolves schema ids before the first poll, waiting for the registry
+    /// as long as it is away. False if the source must not run: it is
+    /// stopping, or the registry refused its schema (it stops, with the
+    /// registry's reason).
+    fn resolve_schemas(&mut self) -> bool {
+        let name = self.source.spec.name.clone();
+        let stop = self.env.stop.clone();
+        let wait = |d: Duration| {
+            stop.sleep(d);
+            !stop.is_raised()
+        };
+        match self.codecs.resolve(&name, &wait) {
+            Resolved::Ready => true,
+            Resolved::Stopped => false,
+            Resolved::Refused(cause) => {
+                tracing::error!(plugin = &*name, "source stops: {cause}");
+                self.source
+                    .spec
+                    .stats
+                    .gave_up
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
     fn run_batches(&mut self) {
         let name = self.source.spec.name.clone();
         let stats = self.source.spec.stats.clone();
@@ -267,9 +301,8 @@ impl Pipeline {
                             // The batch's checkpoint becomes committable once
                             // Kafka has acknowledged all its records.
                             let token = BatchToken::open(&self.sink, checkpoint.clone());
-                            if let Transformed::Batch(out, n, bytes) =
-                                self.transform(batch, n, bytes)
-                            {
+                            let transformed = self.transform(batch, n, bytes);
+                            if let Transformed::Batch(out, n, bytes) = self.encode(transformed) {
                                 for quota in &self.quotas {
                                     // Stopped while throttled: hand over anyway.
                                     quota.admit(u64::from(n), bytes, &self.env.stop);
@@ -451,6 +484,20 @@ impl Pipeline {
             }
         }
         Transformed::Batch(batch, count, bytes)
+    }
+
+    /// Encodes keys and values in their formats; records that do not fit
+    /// are counted and dead-lettered here.
+    fn encode(&self, t: Transformed) -> Transformed {
+        match t {
+            Transformed::Batch(batch, ..) if !self.codecs.is_passthrough() => {
+                match self.codecs.encode(&batch, &self.topic, &self.sink) {
+                    Some((out, n, bytes)) if n > 0 => Transformed::Batch(out, n, bytes),
+                    _ => Transformed::Gone,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Hands a (valid) batch to the producer, in runs of records that share

@@ -17,6 +17,7 @@ use super::bindings::{v0_1, v0_2};
 use super::interrupt::Interrupt;
 use super::interrupt::WaitBounds;
 use crate::config::Capabilities;
+use crate::format::registry::SchemaRegistry;
 
 /// The store data of one plugin instance.
 pub struct HostState {
@@ -31,6 +32,8 @@ pub struct HostState {
     pub(crate) call_deadline: Option<Instant>,
     /// Lets a blocked wait go (stop, drain, swap).
     pub(crate) interrupt: Arc<Interrupt>,
+    /// `[schema_registry]`, for the `schema-registry` import.
+    pub(crate) registry: Option<Arc<SchemaRegistry>>,
 }
 
 /// Host resources (streams, sockets, open files, pollables) one instance may
@@ -115,6 +118,7 @@ impl HostState {
             recent_stderr,
             call_deadline: None,
             interrupt: Arc::default(),
+            registry: None,
         })
     }
 

@@ -25,6 +25,7 @@ use super::interrupt::Interrupt;
 use super::waits::WaitEnded;
 use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
+use crate::format::registry::SchemaRegistry;
 
 /// Why a call into a plugin did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,7 @@ impl Sandbox {
         limits: PluginLimits,
         capabilities: &Capabilities,
         interrupt: Option<Arc<Interrupt>>,
+        registry: Option<Arc<SchemaRegistry>>,
     ) -> Result<Self, PluginError> {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let mut state = HostState::new(name, memory_cap, capabilities)
@@ -69,6 +71,7 @@ impl Sandbox {
         if let Some(interrupt) = interrupt {
             state.interrupt = interrupt;
         }
+        state.registry = registry;
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -222,10 +225,11 @@ macro_rules! plugin_instance {
                 config: &Vec<(String, String)>,
                 resume: Option<&Vec<u8>>,
             ) -> Result<Self, PluginError> {
-                Self::start_with(engine, plugin, name, limits, capabilities, config, resume, None)
+                Self::start_with(engine, plugin, name, limits, capabilities, config, resume, None, None)
             }
 
-            /// As `start`, with an interrupt that lets blocking waits go.
+            /// As `start`, with an interrupt that lets blocking waits go, and
+            /// the schema registry its `schema-registry` import asks.
             #[allow(clippy::too_many_arguments)]
             pub fn start_with(
                 engine: &Engine,
@@ -236,6 +240,7 @@ macro_rules! plugin_instance {
                 config: &Vec<(String, String)>,
                 resume: Option<&Vec<u8>>,
                 interrupt: Option<Arc<Interrupt>>,
+                registry: Option<Arc<SchemaRegistry>>,
             ) -> Result<Self, PluginError> {
                 let Template::$variant(pre) = &plugin.template else {
                     return Err(PluginError::Failed(format!(
@@ -245,7 +250,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, name, limits, capabilities, interrupt)?;
+                let mut sandbox = Sandbox::new(engine, name, limits, capabilities, interrupt, registry)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 let $b = &bindings;
                 let $config = config;

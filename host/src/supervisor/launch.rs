@@ -11,6 +11,7 @@ use super::Plugins;
 use super::handle::PipelineHandle;
 use super::resources::Resources;
 use crate::config::{Config, Delivery, SourceConfig};
+use crate::format::Codecs;
 use crate::pipeline::quota::QuotaSlot;
 use crate::pipeline::{
     Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop, SwapQueue, Transactions,
@@ -42,6 +43,7 @@ pub fn plugin_spec(
         limits,
         settings: settings.0.clone(),
         capabilities: capabilities.clone(),
+        registry: res.registry.clone(),
     })
 }
 
@@ -87,6 +89,8 @@ pub fn start(
     if let Some(t) = config.tenant_of(s) {
         quotas.push(res.tenant_quota(t));
     }
+    let topics = topics_of(res, config, s)?;
+    let codecs = Codecs::new(s, &config.base_dir, topics.keys(), res.registry.clone())?;
     let stop = Arc::new(Stop::default());
     let swaps = Arc::new(SwapQueue::interrupting(stop.interrupt()));
     let pipeline = Pipeline::new(
@@ -95,7 +99,8 @@ pub fn start(
             transforms,
             partitioner,
             topic: s.topic.get_ref().clone(),
-            topics: topics_of(res, config, s)?,
+            topics,
+            codecs,
             batch_size: s.batch_size,
             max_record_bytes: s.max_record_bytes.0,
             quotas,

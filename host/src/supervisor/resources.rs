@@ -12,6 +12,7 @@ use wasmtime::Engine;
 
 use super::resume::Resume;
 use crate::config::{Config, Quota, TenantConfig};
+use crate::format::registry::SchemaRegistry;
 use crate::pipeline::quota::QuotaSlot;
 use crate::producer::dead_letter::{DeadLetter, DeadLetterQueue};
 use crate::producer::settings::ClientSettings;
@@ -33,6 +34,9 @@ pub struct Resources {
     tenant_quotas: Mutex<HashMap<String, Arc<QuotaSlot>>>,
     /// Checkpoints, if `[checkpoints]` is configured.
     resume: Option<Resume>,
+    /// The `[schema_registry]` of the config the host started with, shared
+    /// (with its caches) by every pipeline and plugin.
+    pub registry: Option<Arc<SchemaRegistry>>,
 }
 
 impl Resources {
@@ -63,6 +67,10 @@ impl Resources {
             stats: Mutex::new(StatsRegistry::default()),
             tenant_quotas: Mutex::new(HashMap::new()),
             resume,
+            registry: config
+                .resolved_registry
+                .as_ref()
+                .map(|r| Arc::new(SchemaRegistry::new(r))),
         })
     }
 
