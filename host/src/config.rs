@@ -15,8 +15,10 @@ use toml::Spanned;
 use crate::plugin::World;
 pub use cluster::ClusterConfig;
 
+mod admin;
 mod security;
 
+pub use admin::{Admin, AdminConfig};
 pub use security::{Mechanism, Protocol, Security, SecurityConfig, StaticToken, Value};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +43,12 @@ pub struct Config {
     /// Hosts sharing these sources through a Kafka consumer group.
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// Metrics and the admin API over HTTP; off without this table.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// `admin` checked, with its token loaded (by `Config::parse`).
+    #[serde(skip)]
+    pub resolved_admin: Option<Admin>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -523,6 +531,12 @@ impl Config {
             .security
             .resolve(&config.base_dir, crate::producer::features::has)
             .map_err(|e| anyhow::anyhow!("{}: [kafka.security]: {e}", path.display()))?;
+        config.resolved_admin = config
+            .admin
+            .as_ref()
+            .map(|a| a.resolve(&config.base_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{}: [admin]: {e}", path.display()))?;
         Ok(config)
     }
 

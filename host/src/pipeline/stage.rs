@@ -67,7 +67,7 @@ macro_rules! startable {
                 <$t>::start_with(
                     engine,
                     &spec.plugin,
-                    spec.name.clone(),
+                    spec.stats.log().clone(),
                     spec.limits,
                     &spec.capabilities,
                     &spec.settings,
