@@ -30,6 +30,10 @@ if [[ $STREAMPLUG_KAFKA_SECURITY == 1 ]]; then
     export STREAMPLUG_TEST_SECURITY=$($broker security-dir)
 fi
 
+# `promtool check metrics` checks the /metrics exposition (tests/tests/admin.rs).
+STREAMPLUG_PROMTOOL=$(tests/tools/promtool.sh)
+export STREAMPLUG_PROMTOOL
+
 # The integration tests drive the release binary.
 cargo build --release --locked -p streamplug
 cargo test --release --locked --workspace "$@" -- --skip cluster_hosts::

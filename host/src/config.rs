@@ -15,9 +15,11 @@ use toml::Spanned;
 use crate::plugin::World;
 pub use cluster::ClusterConfig;
 
+mod admin;
 mod formats;
 mod security;
 
+pub use admin::{Admin, AdminConfig};
 pub use formats::{AvroInput, Format, SchemaRegistryConfig, SchemaRegistryTable, SubjectStrategy};
 
 pub use security::{Mechanism, Protocol, Security, SecurityConfig, StaticToken, Value};
@@ -50,6 +52,12 @@ pub struct Config {
     /// `schema_registry` with its secret and CA loaded.
     #[serde(skip)]
     pub resolved_registry: Option<SchemaRegistryConfig>,
+    /// Metrics and the admin API over HTTP; off without this table.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// `admin` checked, with its token loaded (by `Config::parse`).
+    #[serde(skip)]
+    pub resolved_admin: Option<Admin>,
     /// The directory of the config file: relative `wasm` paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -546,6 +554,12 @@ impl Config {
             .map(|r| r.resolve(&config.base_dir))
             .transpose()
             .map_err(|e| anyhow::anyhow!("{}: [schema_registry]: {e}", path.display()))?;
+        config.resolved_admin = config
+            .admin
+            .as_ref()
+            .map(|a| a.resolve(&config.base_dir))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{}: [admin]: {e}", path.display()))?;
         Ok(config)
     }
 

@@ -15,12 +15,15 @@
 //! - [`secrets`]: passwords and tokens that are never shown.
 //! - [`supervisor`]: which pipelines run; start, drain-and-commit, stop.
 
+pub mod admin;
 pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod format;
 pub mod harness;
+pub mod latency;
+pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
 pub mod producer;
@@ -29,6 +32,7 @@ pub mod runtime;
 pub mod scaffold;
 pub mod secrets;
 pub mod stats;
+pub mod status;
 pub mod supervisor;
 pub mod version;
 

@@ -25,6 +25,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object a line, with `plugin`, `tenant` and `level` as fields) for log
+    /// collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -39,6 +50,10 @@ enum Command {
         /// Write the process id here while running (for `streamplug reload`).
         #[arg(long, value_name = "PATH")]
         pid_file: Option<PathBuf>,
+        /// No status lines while running (on a terminal: one per source,
+        /// refreshed every second; otherwise a log line per source every 10 s).
+        #[arg(long)]
+        quiet: bool,
     },
     /// Ask a running streamplug to reload its config and plugin files now
     /// (the same as SIGHUP; file changes are also picked up by themselves).
@@ -60,11 +75,56 @@ enum Command {
     /// Print the versions of streamplug, its plugin contract, wasmtime and
     /// librdkafka, and librdkafka's built-in features.
     Version,
+    /// The plugins of a running streamplug: state, counters and rates
+    /// (through its `[admin]` server).
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Pause a source of a running streamplug: it stops at a batch boundary
+    /// and its records in flight are delivered.
+    Pause {
+        /// The source's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Resume a paused source from where it stopped.
+    Resume {
+        /// The source's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Hosts sharing the sources of one config (`[cluster]`).
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The admin server's URL (`[admin] listen`).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9464")]
+    admin: String,
+    /// A file holding the admin token; default: the environment variable
+    /// STREAMPLUG_ADMIN_TOKEN, if set.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn target(self) -> Result<streamplug::admin::client::Target> {
+        let token = match &self.token_file {
+            Some(f) => Some(secrets::Secret::from_file(f).map_err(anyhow::Error::msg)?),
+            None => secrets::Secret::from_env("STREAMPLUG_ADMIN_TOKEN").ok(),
+        };
+        Ok(streamplug::admin::client::Target {
+            url: self.admin,
+            token: token.map(|t| t.expose().to_string()),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -80,25 +140,56 @@ enum ClusterCommand {
     },
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+/// Standard error with known secrets scrubbed (as
+/// [`secrets::RedactingStderr`]), each line written above the live status
+/// lines while they are shown.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        streamplug::status::above_status(|| secrets::RedactingStderr.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn init_log(format: LogFormat) {
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STREAMPLUG_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         // Every line passes the secrets filter: librdkafka's debug log, for
         // one, can quote its configuration.
-        .with_writer(|| secrets::RedactingStderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_writer(|| LogWriter)
+        .with_target(false);
+    match format {
+        LogFormat::Text => log
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // Fields at the top level beside `level` and `message`, where log
+        // collectors look for them.
+        LogFormat::Json => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_log(cli.log_format);
     let result = match cli.command {
         Command::Run {
             config,
             summary_json,
             pid_file,
-        } => run(&config, summary_json, pid_file),
+            quiet,
+        } => run(&config, summary_json, pid_file, quiet),
         Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
         Command::Test(args) => streamplug::harness::execute(args),
@@ -106,6 +197,15 @@ fn main() -> ExitCode {
         Command::Cluster {
             command: ClusterCommand::Status { config, json },
         } => cluster_status(&config, json),
+        Command::Status { admin } => admin
+            .target()
+            .and_then(|t| streamplug::admin::client::status(&t)),
+        Command::Pause { name, admin } => admin
+            .target()
+            .and_then(|t| streamplug::admin::client::steer(&t, &name, "pause")),
+        Command::Resume { name, admin } => admin
+            .target()
+            .and_then(|t| streamplug::admin::client::steer(&t, &name, "resume")),
         Command::Version => {
             version();
             Ok(())
@@ -126,13 +226,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &Path, summary_json: Option<PathBuf>, pid_file: Option<PathBuf>) -> Result<()> {
+fn run(
+    path: &Path,
+    summary_json: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
     let config = Config::load(path)?;
     if let Some(f) = &pid_file {
         std::fs::write(f, std::process::id().to_string())
             .with_context(|| format!("cannot write the pid file {}", f.display()))?;
     }
-    let summary = runtime::run(&config);
+    let summary = runtime::run_shown(&config, quiet);
     if let Some(f) = &pid_file {
         let _ = std::fs::remove_file(f);
     }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::Serialize;
 
-use crate::plugin::World;
+use crate::latency::{Latencies, LatencyHistogram};
+use crate::plugin::{PluginLog, World};
 
 /// The counters of one plugin. Sources count what they made and what became
 /// of it; transforms count what passed through them.
@@ -45,6 +46,10 @@ pub struct PluginStats {
     /// again from the last committed checkpoint, never visible to
     /// `read_committed` consumers.
     pub aborted: AtomicU64,
+    /// Tags and rate-limits the plugin's log lines, and counts those dropped.
+    log: std::sync::Arc<PluginLog>,
+    /// A source's delivery latency: batch made -> broker acknowledgement.
+    pub latency: LatencyHistogram,
     failures: Mutex<BTreeMap<String, u64>>,
     /// Aborted transactions by cause.
     aborts: Mutex<BTreeMap<String, u64>>,
@@ -109,6 +114,11 @@ impl PluginStats {
         }
     }
 
+    /// The plugin's log: every instance of the plugin writes through it.
+    pub fn log(&self) -> &std::sync::Arc<PluginLog> {
+        &self.log
+    }
+
     fn versions(&self) -> std::sync::MutexGuard<'_, Versions> {
         self.versions.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -166,6 +176,7 @@ impl PluginStats {
         let versions = self.versions();
         PluginSummary {
             world,
+            tenant: self.log.tenant().map(str::to_string),
             hash: versions.live.clone(),
             swaps: versions.swaps.clone(),
             refused_swaps: versions.refused.clone(),
@@ -192,6 +203,8 @@ impl PluginStats {
             dead_letter_failed: self.dead_letter_failed.load(Relaxed),
             transactions: self.transactions.load(Relaxed),
             aborted: self.aborted.load(Relaxed),
+            log_lines_dropped: self.log.dropped(),
+            latency: self.latency.snapshot(),
             aborts: self
                 .aborts
                 .lock()
@@ -209,6 +222,9 @@ impl PluginStats {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PluginSummary {
     pub world: World,
+    /// The tenant the plugin belongs to, if tenants are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// sha256 of the plugin file live at the end.
     pub hash: String,
     /// Versions that took over while running, oldest first.
@@ -238,6 +254,13 @@ pub struct PluginSummary {
     /// Records in aborted transactions, produced again afterwards.
     #[serde(default)]
     pub aborted: u64,
+    /// Log lines (from the `log` import, stdout and stderr) dropped over
+    /// the plugin's rate limit.
+    #[serde(default)]
+    pub log_lines_dropped: u64,
+    /// Delivery latency of a source's records (batch made -> acknowledged).
+    #[serde(default)]
+    pub latency: Latencies,
     /// Aborted transactions by cause.
     #[serde(default)]
     pub aborts: BTreeMap<String, u64>,
@@ -275,17 +298,21 @@ pub struct StatsRegistry {
 }
 
 impl StatsRegistry {
+    /// The counters of plugin `name`, made at its first registration
+    /// (`tenant` tags its log lines from then on).
     pub fn register(
         &mut self,
         name: &str,
         world: World,
         hash: &str,
+        tenant: Option<&str>,
     ) -> std::sync::Arc<PluginStats> {
         if let Some((_, _, s)) = self.entries.iter().find(|(n, ..)| n == name) {
             return s.clone();
         }
         let s = std::sync::Arc::new(PluginStats {
             name: name.to_string(),
+            log: std::sync::Arc::new(PluginLog::new(name, tenant)),
             versions: Mutex::new(Versions {
                 live: hash.to_string(),
                 ..Versions::default()
@@ -301,19 +328,36 @@ impl StatsRegistry {
         self.config_refused.push(cause.to_string());
     }
 
-    pub fn summary(&self, embedded_cluster: bool, elapsed_seconds: f64) -> Summary {
-        let plugins = self
-            .entries
+    /// Every plugin's counters now, by name.
+    pub fn plugins(&self) -> BTreeMap<String, PluginSummary> {
+        self.entries
             .iter()
             .map(|(n, w, s)| (n.clone(), s.snapshot(*w)))
-            .collect();
+            .collect()
+    }
+
+    pub fn summary(&self, embedded_cluster: bool, elapsed_seconds: f64) -> Summary {
         Summary {
             embedded_cluster,
             elapsed_seconds,
-            plugins,
+            plugins: self.plugins(),
             config_reloads_refused: self.config_refused.clone(),
             cluster: None,
         }
+    }
+}
+
+/// A latency bound for people: `5 ms`, `2 s`, `> 120 s`.
+fn seconds(s: f64) -> String {
+    if s.is_infinite() {
+        format!(
+            "> {} s",
+            crate::latency::BOUNDS[crate::latency::BOUNDS.len() - 1]
+        )
+    } else if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s} s")
     }
 }
 
@@ -378,6 +422,22 @@ impl Summary {
             for (cause, n) in &p.aborts {
                 let _ = writeln!(out, "  {n} transaction(s) aborted: {cause}");
             }
+            if let (Some(p50), Some(p99)) = (p.latency.quantile(0.5), p.latency.quantile(0.99)) {
+                let _ = writeln!(
+                    out,
+                    "  delivery latency (batch made -> acknowledged): p50 <= {}, p99 <= {}",
+                    seconds(p50),
+                    seconds(p99)
+                );
+            }
+            if p.log_lines_dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {} log lines dropped (over {} lines/s)",
+                    p.log_lines_dropped,
+                    crate::plugin::logs::LINES_PER_SECOND
+                );
+            }
             if p.dead_lettered + p.dead_letter_failed > 0 {
                 let _ = writeln!(
                     out,
@@ -412,8 +472,8 @@ mod tests {
     #[test]
     fn a_sources_records_out_are_the_records_it_made() {
         let mut registry = StatsRegistry::default();
-        let source = registry.register("s", World::Source, "h");
-        let transform = registry.register("t", World::Transform, "h");
+        let source = registry.register("s", World::Source, "h", None);
+        let transform = registry.register("t", World::Transform, "h", None);
         PluginStats::add(&source.records_in, 7);
         PluginStats::add(&transform.records_in, 7);
         PluginStats::add(&transform.records_out, 5);

@@ -93,7 +93,7 @@ impl Host {
         SourceInstance::start(
             &self.engine,
             plugin,
-            Arc::from("bench"),
+            Arc::new(streamplug::plugin::PluginLog::new("bench", None)),
             PluginLimits::default(),
             &Capabilities::default(),
             config,
@@ -110,7 +110,7 @@ impl Host {
         TransformInstance::start(
             &self.engine,
             plugin,
-            Arc::from("bench"),
+            Arc::new(streamplug::plugin::PluginLog::new("bench", None)),
             PluginLimits::default(),
             &Capabilities::default(),
             config,
@@ -150,7 +150,7 @@ fn bench_stages(c: &mut Criterion, host: &Host) -> Result<()> {
     let mut part = PartitionerInstance::start(
         &host.engine,
         &keyhash,
-        Arc::from("bench"),
+        Arc::new(streamplug::plugin::PluginLog::new("bench", None)),
         PluginLimits::default(),
         &Capabilities::default(),
         &none,
@@ -236,7 +236,7 @@ fn bench_instantiation(c: &mut Criterion, host: &Host, group: &str) -> Result<()
     )
     .map_err(|e| anyhow::anyhow!("datagen is not a source: {e:#}"))?;
     let none = Vec::new();
-    let name: Arc<str> = Arc::from("bench");
+    let name = Arc::new(streamplug::plugin::PluginLog::new("bench", None));
     let state = || {
         HostState::new(name.clone(), 64 << 20, &Capabilities::default())
             .unwrap_or_else(|e| panic!("cannot build the host state: {e}"))

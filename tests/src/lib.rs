@@ -123,12 +123,23 @@ pub fn run_to_end(config: &Path, summary: &Path) -> Output {
 
 /// [`run_to_end`] with extra environment variables for streamplug.
 pub fn run_to_end_with_env(config: &Path, summary: &Path, env: &[(&str, &str)]) -> Output {
+    run_to_end_with(config, summary, env, &[])
+}
+
+/// [`run_to_end`] with extra environment variables and arguments.
+pub fn run_to_end_with(
+    config: &Path,
+    summary: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let child = streamplug()
         .envs(env.iter().copied())
         .arg("run")
         .arg(config)
         .arg("--summary-json")
         .arg(summary)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -38,7 +38,7 @@ impl Plan {
 
 /// The plan that turns `old` into `new`, or why it cannot be applied live.
 pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
-    for table in ["kafka", "runtime", "cluster", "schema_registry"] {
+    for table in ["kafka", "runtime", "cluster", "schema_registry", "admin"] {
         if old.raw.get(table) != new.raw.get(table) {
             return Err(format!(
                 "[{table}] changed: that needs a restart of streamplug"

@@ -27,7 +27,7 @@ use crate::engine::{self, EpochTicker};
 use crate::pipeline::worker::{Budget, MEMORY_PER_BATCH_BYTE, check_batch};
 use crate::plugin::bindings::{DeliveryReport, PollResult, Polled};
 use crate::plugin::{
-    self, CompileCache, LoadedPlugin, PartitionerInstance, PluginError, SourceInstance,
+    self, CompileCache, LoadedPlugin, PartitionerInstance, PluginError, PluginLog, SourceInstance,
     TransformInstance, World,
 };
 
@@ -154,6 +154,10 @@ struct Env<'a> {
 }
 
 impl Env<'_> {
+    fn log(&self) -> Arc<PluginLog> {
+        Arc::new(PluginLog::new(&self.name, None))
+    }
+
     /// Polls until `--count` records, or the source finishes. An idle
     /// source is polled again after the wait it asked for.
     fn source(&self, out: &mut dyn Write, report: &mut Report) -> Result<()> {
@@ -161,7 +165,7 @@ impl Env<'_> {
         let mut source = SourceInstance::start(
             self.engine,
             self.plugin,
-            self.name.clone(),
+            self.log(),
             opts.limits,
             &opts.capabilities,
             &opts.config,
@@ -240,7 +244,7 @@ impl Env<'_> {
         let mut transform = TransformInstance::start(
             self.engine,
             self.plugin,
-            self.name.clone(),
+            self.log(),
             opts.limits,
             &opts.capabilities,
             &opts.config,
@@ -279,7 +283,7 @@ impl Env<'_> {
         let mut partitioner = PartitionerInstance::start(
             self.engine,
             self.plugin,
-            self.name.clone(),
+            self.log(),
             opts.limits,
             &opts.capabilities,
             &opts.config,

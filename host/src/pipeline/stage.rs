@@ -70,7 +70,7 @@ macro_rules! startable {
                 <$t>::start_with(
                     engine,
                     &spec.plugin,
-                    spec.name.clone(),
+                    spec.stats.log().clone(),
                     spec.limits,
                     &spec.capabilities,
                     &spec.settings,

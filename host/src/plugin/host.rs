@@ -16,12 +16,14 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{v0_1, v0_2};
 use super::interrupt::Interrupt;
 use super::interrupt::WaitBounds;
+use super::logs::{MAX_LINE, PluginLog};
 use crate::config::Capabilities;
 use crate::format::registry::SchemaRegistry;
 
 /// The store data of one plugin instance.
 pub struct HostState {
-    plugin: Arc<str>,
+    /// Tags and rate-limits what the plugin logs; shared by its instances.
+    log: Arc<PluginLog>,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
@@ -45,18 +47,19 @@ impl HostState {
     /// Fails only if a granted directory cannot be opened (the config check
     /// at startup makes that rare: it was removed or its permissions changed).
     pub fn new(
-        plugin: Arc<str>,
+        log: Arc<PluginLog>,
         memory_cap: usize,
         capabilities: &Capabilities,
     ) -> Result<Self, String> {
+        let plugin = log.plugin().clone();
         let recent_stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut wasi = WasiCtx::builder();
         // The builder grants nothing by default (no env, args, preopens or
         // name lookup); what a plugin gets beyond clocks and random is added
         // below from its capabilities.
-        wasi.stdout(LogStream::new(plugin.clone(), "stdout", None))
+        wasi.stdout(LogStream::new(log.clone(), "stdout", None))
             .stderr(LogStream::new(
-                plugin.clone(),
+                log.clone(),
                 "stderr",
                 Some(recent_stderr.clone()),
             ))
@@ -107,7 +110,7 @@ impl HostState {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HOST_RESOURCES);
         Ok(Self {
-            plugin,
+            log,
             wasi: wasi.build(),
             table,
             limiter: MemoryLimiter {
@@ -227,7 +230,7 @@ impl DenialLog {
 
 impl HostState {
     pub fn plugin_name(&self) -> Arc<str> {
-        self.plugin.clone()
+        self.log.plugin().clone()
     }
 }
 
@@ -243,14 +246,14 @@ impl WasiView for HostState {
 impl v0_2::log::Host for HostState {
     fn log(&mut self, level: v0_2::log::Level, message: String) {
         use v0_2::log::Level;
-        let plugin = &*self.plugin;
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.log.line(level, None, &message);
     }
 }
 
@@ -303,25 +306,19 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Lines a plugin may print per second before the rest are dropped.
-const LINES_PER_SECOND: u32 = 100;
-/// Longest line kept; a plugin that never writes a newline cannot grow it further.
-const MAX_LINE: usize = 4096;
-
-/// A plugin's stdout or stderr, turned into log lines tagged with its name.
-/// Never blocks and never fails, so printing cannot trap the plugin.
+/// A plugin's stdout or stderr, turned into log lines tagged with its name,
+/// within the plugin's budget of lines (see [`PluginLog`]). A line is kept
+/// to [`MAX_LINE`] bytes as it is assembled, so a plugin that never writes a
+/// newline cannot grow it further. Never blocks and never fails, so printing cannot trap the plugin.
 #[derive(Clone)]
 struct LogStream {
     inner: Arc<Mutex<LineBuffer>>,
 }
 
 struct LineBuffer {
-    plugin: Arc<str>,
+    log: Arc<PluginLog>,
     stream: &'static str,
     line: Vec<u8>,
-    window: Instant,
-    lines_in_window: u32,
-    dropped: u64,
     recent: Option<Arc<Mutex<VecDeque<String>>>>,
 }
 
@@ -330,17 +327,14 @@ const RECENT_LINES: usize = 4;
 
 impl LogStream {
     fn new(
-        plugin: Arc<str>,
+        log: Arc<PluginLog>,
         stream: &'static str,
         recent: Option<Arc<Mutex<VecDeque<String>>>>,
     ) -> Self {
         let buf = LineBuffer {
-            plugin,
+            log,
             stream,
             line: Vec::new(),
-            window: Instant::now(),
-            lines_in_window: 0,
-            dropped: 0,
             recent,
         };
         Self {
@@ -378,25 +372,8 @@ impl LineBuffer {
             }
             r.push_back(line.clone());
         }
-        if self.window.elapsed() >= Duration::from_secs(1) {
-            if self.dropped > 0 {
-                tracing::warn!(
-                    plugin = &*self.plugin,
-                    "dropped {} {} lines (over {LINES_PER_SECOND}/s)",
-                    self.dropped,
-                    self.stream
-                );
-            }
-            self.window = Instant::now();
-            self.lines_in_window = 0;
-            self.dropped = 0;
-        }
-        if self.lines_in_window >= LINES_PER_SECOND {
-            self.dropped += 1;
-            return;
-        }
-        self.lines_in_window += 1;
-        tracing::info!(plugin = &*self.plugin, stream = self.stream, "{line}");
+        self.log
+            .line(tracing::Level::INFO, Some(self.stream), &line);
     }
 }
 

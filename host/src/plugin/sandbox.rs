@@ -22,6 +22,7 @@ use super::bindings::{
 use super::component::{LoadedPlugin, Template};
 use super::host::{HostState, MAX_HOST_RESOURCES};
 use super::interrupt::Interrupt;
+use super::logs::PluginLog;
 use super::waits::WaitEnded;
 use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
@@ -59,14 +60,14 @@ struct Sandbox {
 impl Sandbox {
     fn new(
         engine: &Engine,
-        name: Arc<str>,
+        log: Arc<PluginLog>,
         limits: PluginLimits,
         capabilities: &Capabilities,
         interrupt: Option<Arc<Interrupt>>,
         registry: Option<Arc<SchemaRegistry>>,
     ) -> Result<Self, PluginError> {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
-        let mut state = HostState::new(name, memory_cap, capabilities)
+        let mut state = HostState::new(log, memory_cap, capabilities)
             .map_err(|e| PluginError::Failed(format!("cannot grant capabilities: {e}")))?;
         if let Some(interrupt) = interrupt {
             state.interrupt = interrupt;
@@ -219,13 +220,13 @@ macro_rules! plugin_instance {
             pub fn start(
                 engine: &Engine,
                 plugin: &LoadedPlugin,
-                name: Arc<str>,
+                log: Arc<PluginLog>,
                 limits: PluginLimits,
                 capabilities: &Capabilities,
                 config: &Vec<(String, String)>,
                 resume: Option<&Vec<u8>>,
             ) -> Result<Self, PluginError> {
-                Self::start_with(engine, plugin, name, limits, capabilities, config, resume, None, None)
+                Self::start_with(engine, plugin, log, limits, capabilities, config, resume, None, None)
             }
 
             /// As `start`, with an interrupt that lets blocking waits go, and
@@ -234,7 +235,7 @@ macro_rules! plugin_instance {
             pub fn start_with(
                 engine: &Engine,
                 plugin: &LoadedPlugin,
-                name: Arc<str>,
+                log: Arc<PluginLog>,
                 limits: PluginLimits,
                 capabilities: &Capabilities,
                 config: &Vec<(String, String)>,
@@ -250,7 +251,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, name, limits, capabilities, interrupt, registry)?;
+                let mut sandbox = Sandbox::new(engine, log, limits, capabilities, interrupt, registry)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 let $b = &bindings;
                 let $config = config;

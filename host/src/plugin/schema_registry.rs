@@ -61,7 +61,8 @@ mod tests {
 
     #[test]
     fn without_a_registry_every_call_says_none_is_configured() {
-        let mut host = HostState::new("p".into(), 1 << 20, &Capabilities::default()).unwrap();
+        let mut host =
+            HostState::new(Default::default(), 1 << 20, &Capabilities::default()).unwrap();
         let schema = Schema {
             schema_type: SchemaType::Avro,
             text: r#"{"type":"string"}"#.into(),

@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::shared::RecordSink;
 
@@ -29,6 +30,9 @@ pub struct BatchToken {
     /// Runs not yet settled, plus one until the batch is sealed.
     pending: AtomicU64,
     seq: Option<u64>,
+    /// When the batch was made: the start of its records' delivery latency
+    /// (one clock read per batch, none per record).
+    made: Instant,
 }
 
 impl BatchToken {
@@ -38,6 +42,7 @@ impl BatchToken {
             sink: sink.clone(),
             pending: AtomicU64::new(1),
             seq: Some(sink.checkpoints.open(checkpoint)),
+            made: Instant::now(),
         })
     }
 
@@ -47,6 +52,7 @@ impl BatchToken {
             sink: sink.clone(),
             pending: AtomicU64::new(1),
             seq: None,
+            made: Instant::now(),
         })
     }
 
@@ -187,6 +193,21 @@ pub unsafe fn failed(opaque: usize, bytes: u64) -> Arc<RecordSink> {
     run.failed.fetch_add(1, Ordering::Relaxed);
     run.failed_bytes.fetch_add(bytes, Ordering::Relaxed);
     run.batch.sink.clone()
+}
+
+/// `n` records of the run behind `opaque` got their reports at `now`:
+/// counted in their source's delivery latency, from their batch being made.
+/// Dead letters are not a source's records and are not counted.
+///
+/// # Safety
+/// `opaque` is the delivery opaque of records not yet settled.
+pub unsafe fn observe(opaque: usize, n: u64, now: Instant) {
+    // SAFETY: the caller's records keep the run alive.
+    let batch = unsafe { &(*(opaque as *const Run)).batch };
+    if !batch.sink.carries_dead_letters {
+        let latency = now.saturating_duration_since(batch.made);
+        batch.sink.stats.latency.record(latency, n);
+    }
 }
 
 /// `n` records of the run behind `opaque` have their reports (failures

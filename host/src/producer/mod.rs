@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod reports;
 pub mod settings;
 pub mod shared;
+pub mod statistics;
 pub mod topics;
 pub mod transactional;
 

@@ -25,13 +25,16 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 
 use super::connection::ConnectionLog;
 use super::dead_letter::Failed;
-use super::handover::{failed, settle_reports};
+use super::handover::{failed, observe, settle_reports};
+use super::statistics::{KafkaStats, StatsCell};
 
 /// The producer's context: errors to the connection log, reports to their
 /// runs.
 #[derive(Default)]
 pub struct DeliveryRouter {
     pub connection: ConnectionLog,
+    /// librdkafka's latest statistics, when `statistics.interval.ms` is set.
+    pub statistics: StatsCell,
 }
 
 impl ClientContext for DeliveryRouter {
@@ -43,6 +46,10 @@ impl ClientContext for DeliveryRouter {
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.connection.log(level, fac, message);
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.statistics.set(KafkaStats::from(&statistics));
     }
 }
 
@@ -61,6 +68,7 @@ impl ProducerContext for DeliveryRouter {
             if report.is_error() {
                 report.fail(opaque);
             }
+            observe(opaque, 1, std::time::Instant::now());
             settle_reports(opaque, 1);
         }
     }
@@ -169,6 +177,9 @@ unsafe fn serve_reports(
         messages.reserve(n);
         let got = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr().cast(), n);
         messages.set_len(got.min(n));
+        // One clock read for the whole event: its records were acknowledged
+        // by one produce response.
+        let now = std::time::Instant::now();
         let (mut run, mut count) = (0usize, 0u64);
         for &m in messages.iter() {
             let report = Report(&*m);
@@ -178,6 +189,7 @@ unsafe fn serve_reports(
             }
             if opaque != run {
                 if count > 0 {
+                    observe(run, count, now);
                     settle_reports(run, count);
                 }
                 (run, count) = (opaque, 0);
@@ -185,6 +197,7 @@ unsafe fn serve_reports(
             count += 1;
         }
         if count > 0 {
+            observe(run, count, now);
             settle_reports(run, count);
         }
     }

@@ -31,6 +31,14 @@ impl ClientSettings {
         }
     }
 
+    /// Has the shared producer sample librdkafka's statistics every second
+    /// (for `/metrics`), unless the user set `statistics.interval.ms`.
+    pub fn sample_statistics(&mut self) {
+        if self.producer.get("statistics.interval.ms").is_none() {
+            self.producer.set("statistics.interval.ms", "1000");
+        }
+    }
+
     /// The shared producer's.
     pub fn producer(&self) -> &ClientConfig {
         &self.producer
@@ -51,6 +59,10 @@ impl ClientSettings {
         }
         c.set("enable.idempotence", "true")
             .set("transactional.id", id);
+        // Only the shared producer's statistics are exported.
+        if self.producer.get("statistics.interval.ms") == Some("1000") {
+            c.remove("statistics.interval.ms");
+        }
         c
     }
 

@@ -60,7 +60,10 @@ pub fn connect(
             (e.bootstrap_servers(), Some(e))
         }
     };
-    let client = ClientSettings::new(&config.kafka, &bootstrap);
+    let mut client = ClientSettings::new(&config.kafka, &bootstrap);
+    if config.admin.is_some() {
+        client.sample_statistics();
+    }
     let producer = Arc::new(SharedProducer::new(client.producer())?);
     let timeout = Duration::from_millis(config.kafka.connect_timeout_ms);
     wait_until_reachable(&producer, client.producer(), &bootstrap, timeout, stop)?;

@@ -20,6 +20,7 @@ use crate::plugin::{LoadedPlugin, Loader};
 use crate::producer::topics;
 use crate::reload::{Controls, Reloader, reload_on_sighup};
 use crate::stats::Summary;
+use crate::status::LiveStatus;
 use crate::supervisor::{Resources, Supervisor};
 pub use connect::Interrupted;
 
@@ -35,12 +36,34 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
     run_with(config, stop, Arc::new(Controls::default()), on_signals)
 }
 
+/// As [`run`], showing the sources' status while running unless `quiet`
+/// (see [`crate::status`]).
+pub fn run_shown(config: &Config, quiet: bool) -> Result<Summary> {
+    run_showing(
+        config,
+        Arc::new(Stop::default()),
+        Arc::new(Controls::default()),
+        true,
+        !quiet,
+    )
+}
+
 /// As [`run_until`], with `controls` to ask for reloads from outside.
 pub fn run_with(
     config: &Config,
     stop: Arc<Stop>,
     controls: Arc<Controls>,
     on_signals: bool,
+) -> Result<Summary> {
+    run_showing(config, stop, controls, on_signals, false)
+}
+
+fn run_showing(
+    config: &Config,
+    stop: Arc<Stop>,
+    controls: Arc<Controls>,
+    on_signals: bool,
+    show_status: bool,
 ) -> Result<Summary> {
     let started = Instant::now();
     let async_rt = tokio::runtime::Builder::new_multi_thread()
@@ -74,7 +97,17 @@ pub fn run_with(
         topics,
     )?;
     let supervisor = Arc::new(Supervisor::new(config.clone(), plugins.clone(), resources));
+    let admin = config
+        .resolved_admin
+        .as_ref()
+        .map(|a| crate::admin::start(async_rt.handle(), a, &supervisor, controls.clone()))
+        .transpose()?;
     let member = start(config, &supervisor, &kafka.client)?;
+    let status = if show_status {
+        Some(LiveStatus::start(&supervisor).context("cannot start the status display")?)
+    } else {
+        None
+    };
 
     let mut reloader = Reloader::new(config, plugins, loader, &controls)?;
     // Until every source has finished or a stop is raised: apply reloads.
@@ -84,6 +117,13 @@ pub fn run_with(
         }
     }
     drop(reloader);
+    if let Some(status) = status {
+        status.stop();
+    }
+    // No operator request may arrive while the pipelines shut down.
+    if let Some(admin) = admin {
+        admin.stop();
+    }
     // Leaving the group drains this host's sources before they move.
     let cluster = member.map(Member::leave);
     let supervisor = Arc::into_inner(supervisor)

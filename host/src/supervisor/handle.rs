@@ -30,6 +30,11 @@ impl PipelineHandle {
         self.thread.is_finished()
     }
 
+    /// Records and bytes handed to the producer and not yet reported.
+    pub fn in_flight(&self) -> (u64, u64) {
+        (self.sink.in_flight.records(), self.sink.in_flight.bytes())
+    }
+
     /// Asks the pipeline to stop after its current batch.
     pub fn raise_stop(&self) {
         self.stop.raise();

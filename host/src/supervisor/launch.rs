@@ -27,15 +27,18 @@ pub fn plugin_spec(
     name: &str,
     plugin: Arc<LoadedPlugin>,
 ) -> Option<PluginSpec> {
-    let (limits, settings, capabilities) = if let Some(s) = config.source(name) {
-        (s.limits, &s.config, &s.capabilities)
+    let (limits, settings, capabilities, tenant) = if let Some(s) = config.source(name) {
+        (s.limits, &s.config, &s.capabilities, &s.tenant)
     } else if let Some(t) = config.transform(name) {
-        (t.limits, &t.config, &t.capabilities)
+        (t.limits, &t.config, &t.capabilities, &t.tenant)
     } else {
         let p = config.partitioner(name)?;
-        (p.limits, &p.config, &p.capabilities)
+        (p.limits, &p.config, &p.capabilities, &p.tenant)
     };
-    let stats = res.stats().register(name, plugin.world, &plugin.hash);
+    let tenant = tenant.as_ref().map(|t| t.get_ref().as_str());
+    let stats = res
+        .stats()
+        .register(name, plugin.world, &plugin.hash, tenant);
     Some(PluginSpec {
         name: Arc::from(name),
         stats,

@@ -37,7 +37,7 @@ use crate::config::diff::Plan;
 use crate::pipeline::SwapRequest;
 use crate::plugin::{LoadedPlugin, World};
 use crate::producer::topics::{self, Topics};
-use crate::stats::Summary;
+use crate::stats::{PluginSummary, Summary};
 pub use handle::PipelineHandle;
 pub use resources::Resources;
 
@@ -63,6 +63,27 @@ struct State {
     assigned: Option<BTreeSet<String>>,
     /// The checkpoint each drained pipeline stopped at, for its next start.
     drained: HashMap<String, Option<Vec<u8>>>,
+}
+
+/// What a source is doing, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    Running,
+    Paused,
+    /// Stopped for good after failing repeatedly, or refusing its config.
+    GivenUp,
+    Finished,
+    /// In a cluster: another host runs it.
+    NotAssigned,
+    Stopped,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceStatus {
+    pub state: SourceState,
+    pub in_flight_records: u64,
+    pub in_flight_bytes: u64,
 }
 
 /// Why a running pipeline is being drained.
@@ -192,7 +213,7 @@ impl Supervisor {
     pub fn refuse_swap(&self, name: &str, world: World, hash: &str, cause: &str) {
         self.resources
             .stats()
-            .register(name, world, hash)
+            .register(name, world, hash, None)
             .swap_refused(hash, cause);
     }
 
@@ -259,6 +280,66 @@ impl Supervisor {
     /// The topics of the run, created when missing.
     pub fn topics(&self) -> &Topics {
         &self.resources.topics
+    }
+
+    /// Every plugin's counters now. Takes only the counters' lock, never
+    /// the supervisor's, so it does not wait for a drain.
+    pub fn plugin_counters(&self) -> BTreeMap<String, PluginSummary> {
+        self.resources.stats().plugins()
+    }
+
+    /// Whether a broker answers a metadata request within `timeout`.
+    pub fn check_broker(&self, timeout: Duration) -> Result<()> {
+        self.resources
+            .producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("no broker answered within {timeout:?}: {e}"))
+    }
+
+    /// The shared producer's latest librdkafka statistics, if sampled.
+    pub fn kafka_stats(&self) -> Option<crate::producer::statistics::KafkaStats> {
+        self.resources.producer.client().context().statistics.get()
+    }
+
+    /// Records in the shared producer's window now (all sources).
+    pub fn window_records(&self) -> u64 {
+        self.resources.admission.records()
+    }
+
+    /// What each source of the config is doing now, and what it has in
+    /// flight. Waits while a drain is under way.
+    pub fn sources(&self) -> BTreeMap<String, SourceStatus> {
+        let st = self.state();
+        let counters = self.plugin_counters();
+        let gave_up = |name: &str| counters.get(name).is_some_and(|p| p.gave_up);
+        st.config
+            .sources
+            .iter()
+            .map(|s| {
+                let name = s.name.get_ref();
+                let running = st.running.get(name);
+                let state = match running {
+                    Some(p) if !p.is_finished() => SourceState::Running,
+                    _ if st.paused.contains(name) => SourceState::Paused,
+                    _ if gave_up(name) => SourceState::GivenUp,
+                    Some(_) => SourceState::Finished,
+                    None if st.ended.contains(name) => SourceState::Finished,
+                    None if st.assigned.as_ref().is_some_and(|a| !a.contains(name)) => {
+                        SourceState::NotAssigned
+                    }
+                    None => SourceState::Stopped,
+                };
+                let (records, bytes) = running.map_or((0, 0), |p| p.in_flight());
+                let status = SourceStatus {
+                    state,
+                    in_flight_records: records,
+                    in_flight_bytes: bytes,
+                };
+                (name.clone(), status)
+            })
+            .collect()
     }
 
     /// The sources whose pipelines run now.

@@ -224,7 +224,7 @@ fn sandbox(o: &Options, pooling: bool, separate_loads: bool) -> Result<Value> {
         &cache,
         artifacts::TEST_PASSTHROUGH.as_ref(),
     )?;
-    let name: Arc<str> = Arc::from("density");
+    let name = Arc::new(streamplug::plugin::PluginLog::new("density", None));
     let limits = PluginLimits::default();
     let none = Capabilities::default();
     // Idle: one record per 1,000 s, so every poll after the first is idle.

@@ -43,7 +43,7 @@ fn main() -> Result<()> {
     let load = |path: &str| plugin::load(&engine, &linker, &cache, path.as_ref());
     let limits = PluginLimits::default();
     let none = Capabilities::default();
-    let name: Arc<str> = Arc::from("bench");
+    let name = Arc::new(streamplug::plugin::PluginLog::new("bench", None));
 
     let datagen = load(artifacts::DATAGEN)?;
     let passthrough = load(artifacts::TEST_PASSTHROUGH)?;

@@ -651,7 +651,7 @@ fn plugin_rate(value_bytes: usize, seconds: f64) -> Result<Value> {
     let load = |path: &str| plugin::load(&engine, &linker, &cache, path.as_ref());
     let limits = PluginLimits::default();
     let none = Capabilities::default();
-    let name: Arc<str> = Arc::from("sweep");
+    let name = Arc::new(streamplug::plugin::PluginLog::new("sweep", None));
     let err = |e: streamplug::plugin::PluginError| anyhow!("{e}");
     let settings = vec![("value_size".to_string(), value_bytes.to_string())];
     let mut source = SourceInstance::start(

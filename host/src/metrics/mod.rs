@@ -1,0 +1,383 @@
+//! `GET /metrics`: the Prometheus text exposition, built at scrape time
+//! (counter names are given without `_total`: the encoder appends it)
+//! from the counters the host keeps anyway (nothing is added to the hot
+//! path: a scrape reads the same atomics as the summary at exit).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::latency::{BOUNDS, Latencies};
+use crate::producer::statistics::KafkaStats;
+use crate::stats::PluginSummary;
+use crate::version::Versions;
+
+/// The content type of the exposition.
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// What a scrape reads: a snapshot of every plugin's counters and of the
+/// shared producer's window.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub plugins: BTreeMap<String, PluginSummary>,
+    /// Records handed to the shared producer and not yet reported.
+    pub window_records: u64,
+    /// The shared producer's latest librdkafka statistics.
+    pub kafka: Option<KafkaStats>,
+}
+
+/// One per-plugin counter: its name, help and how it is read.
+struct PluginCounter {
+    name: &'static str,
+    help: &'static str,
+    read: fn(&PluginSummary) -> u64,
+}
+
+/// The per-plugin counters, each the summary field of the same meaning.
+const PLUGIN_COUNTERS: &[PluginCounter] = &[
+    PluginCounter {
+        name: "streamplug_records_in",
+        help: "Records a source made, or a transform received.",
+        read: |p| p.records_in,
+    },
+    PluginCounter {
+        name: "streamplug_records_out",
+        help: "Records a plugin handed on (a source: the records it made).",
+        read: |p| p.records_out,
+    },
+    PluginCounter {
+        name: "streamplug_records_dropped",
+        help: "Records a transform received and did not return.",
+        read: |p| p.dropped,
+    },
+    PluginCounter {
+        name: "streamplug_records_produced",
+        help: "Records handed to the Kafka producer.",
+        read: |p| p.produced,
+    },
+    PluginCounter {
+        name: "streamplug_records_delivered",
+        help: "Records the broker acknowledged.",
+        read: |p| p.delivered,
+    },
+    PluginCounter {
+        name: "streamplug_records_failed",
+        help: "Records that will never reach Kafka.",
+        read: |p| p.failed,
+    },
+    PluginCounter {
+        name: "streamplug_delivered_bytes",
+        help: "Payload bytes (key, value, headers) of delivered records.",
+        read: |p| p.bytes,
+    },
+    PluginCounter {
+        name: "streamplug_plugin_restarts",
+        help: "Times the plugin was restarted after a failure.",
+        read: |p| p.restarts,
+    },
+    PluginCounter {
+        name: "streamplug_plugin_errors",
+        help: "Errors the plugin returned (it kept running).",
+        read: |p| p.errors,
+    },
+    PluginCounter {
+        name: "streamplug_plugin_swaps",
+        help: "New versions of the plugin that took over while running.",
+        read: |p| p.swaps.len() as u64,
+    },
+    PluginCounter {
+        name: "streamplug_plugin_swaps_refused",
+        help: "New versions of the plugin that were refused.",
+        read: |p| p.refused_swaps.len() as u64,
+    },
+    PluginCounter {
+        name: "streamplug_log_lines_dropped",
+        help: "Log lines of the plugin dropped over its rate limit.",
+        read: |p| p.log_lines_dropped,
+    },
+    PluginCounter {
+        name: "streamplug_records_dead_lettered",
+        help: "Failed records written to the tenant's dead-letter topic.",
+        read: |p| p.dead_lettered,
+    },
+    PluginCounter {
+        name: "streamplug_dead_letters_failed",
+        help: "Failed records that could not be dead-lettered either.",
+        read: |p| p.dead_letter_failed,
+    },
+    PluginCounter {
+        name: "streamplug_transactions_committed",
+        help: "Transactions committed (exactly-once sources).",
+        read: |p| p.transactions,
+    },
+    PluginCounter {
+        name: "streamplug_records_aborted",
+        help: "Records in aborted transactions, made again afterwards.",
+        read: |p| p.aborted,
+    },
+];
+
+/// The tenant totals: the per-plugin counters summed per tenant.
+const TENANT_COUNTERS: &[(&str, &str, fn(&PluginSummary) -> u64)] = &[
+    (
+        "streamplug_tenant_records_produced",
+        "Records the tenant's sources handed to the producer.",
+        |p| p.produced,
+    ),
+    (
+        "streamplug_tenant_records_delivered",
+        "Records of the tenant's sources the broker acknowledged.",
+        |p| p.delivered,
+    ),
+    (
+        "streamplug_tenant_records_failed",
+        "Records of the tenant's sources that will never reach Kafka.",
+        |p| p.failed,
+    ),
+    (
+        "streamplug_tenant_delivered_bytes",
+        "Payload bytes of the tenant's delivered records.",
+        |p| p.bytes,
+    ),
+];
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let v = Versions::current();
+        let build = [
+            ("version", v.streamplug.to_string()),
+            ("wit", v.wit),
+            ("wasmtime", v.wasmtime.to_string()),
+            ("librdkafka", v.librdkafka),
+        ];
+        let mut m = encoder.encode_descriptor(
+            "streamplug_build_info",
+            "The versions of this build: streamplug, its plugin contracts, wasmtime, librdkafka.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(1i64).encode(m.encode_family(&build)?)?;
+
+        let labels: Vec<(String, [(&str, String); 3])> = self
+            .plugins
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    [
+                        ("plugin", name.clone()),
+                        ("world", p.world.to_string()),
+                        ("tenant", p.tenant.clone().unwrap_or_default()),
+                    ],
+                )
+            })
+            .collect();
+        for c in PLUGIN_COUNTERS {
+            let mut m = encoder.encode_descriptor(c.name, c.help, None, MetricType::Counter)?;
+            for (name, set) in &labels {
+                let value = (c.read)(&self.plugins[name]);
+                ConstCounter::new(value).encode(m.encode_family(set)?)?;
+            }
+        }
+        let mut m = encoder.encode_descriptor(
+            "streamplug_delivery_latency_seconds",
+            "Time from a source's batch being made to the broker acknowledging its records.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (name, set) in &labels {
+            let p = &self.plugins[name];
+            if p.world == crate::plugin::World::Source {
+                Histogram(&p.latency).encode(m.encode_family(set)?)?;
+            }
+        }
+        let mut m = encoder.encode_descriptor(
+            "streamplug_plugin_given_up",
+            "1 if the plugin was stopped for good after failing repeatedly.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, set) in &labels {
+            let value = i64::from(self.plugins[name].gave_up);
+            ConstGauge::new(value).encode(m.encode_family(set)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "streamplug_peak_in_flight_records",
+            "Most records the source had in flight at once.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, set) in &labels {
+            let value = self.plugins[name].peak_in_flight as i64;
+            ConstGauge::new(value).encode(m.encode_family(set)?)?;
+        }
+
+        let mut tenants: BTreeMap<&str, Vec<&PluginSummary>> = BTreeMap::new();
+        for p in self.plugins.values() {
+            if let Some(t) = &p.tenant {
+                tenants.entry(t).or_default().push(p);
+            }
+        }
+        for (name, help, read) in TENANT_COUNTERS {
+            let mut m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (tenant, plugins) in &tenants {
+                let total: u64 = plugins.iter().map(|p| read(p)).sum();
+                let set = [("tenant", *tenant)];
+                ConstCounter::new(total).encode(m.encode_family(&set)?)?;
+            }
+        }
+
+        let m = encoder.encode_descriptor(
+            "streamplug_producer_window_records",
+            "Records handed to the shared producer and not yet reported (all sources).",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.window_records as i64).encode(m)?;
+        if let Some(k) = &self.kafka {
+            encode_kafka(k, &mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
+/// A latency histogram as it is at the scrape.
+struct Histogram<'a>(&'a Latencies);
+
+impl EncodeMetric for Histogram<'_> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let mut buckets: Vec<(f64, u64)> = BOUNDS
+            .iter()
+            .copied()
+            .zip(self.0.buckets.iter().copied())
+            .collect();
+        buckets.push((
+            f64::INFINITY,
+            self.0.buckets.get(BOUNDS.len()).copied().unwrap_or(0),
+        ));
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum_seconds, self.0.count(), &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    let m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(m)
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(value).encode(m)
+}
+
+/// librdkafka's statistics of the shared producer.
+fn encode_kafka(k: &KafkaStats, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    gauge(
+        encoder,
+        "streamplug_kafka_queue_records",
+        "Records in librdkafka's queues (all topics).",
+        k.queue_records as f64,
+    )?;
+    gauge(
+        encoder,
+        "streamplug_kafka_queue_bytes",
+        "Bytes of the records in librdkafka's queues.",
+        k.queue_bytes as f64,
+    )?;
+    counter(
+        encoder,
+        "streamplug_kafka_requests",
+        "Requests sent to brokers (rate() of it is the request rate).",
+        k.requests,
+    )?;
+    counter(
+        encoder,
+        "streamplug_kafka_request_errors",
+        "Requests to brokers that failed.",
+        k.request_errors,
+    )?;
+    counter(
+        encoder,
+        "streamplug_kafka_request_retries",
+        "Requests to brokers sent again.",
+        k.retries,
+    )?;
+    let windows: [(
+        &str,
+        &str,
+        fn(&crate::producer::statistics::BrokerStats) -> f64,
+    ); 2] = [
+        (
+            "streamplug_kafka_broker_rtt_seconds",
+            "Average round-trip time of requests to the broker in the last statistics interval.",
+            |b| b.rtt_avg,
+        ),
+        (
+            "streamplug_kafka_broker_rtt_p99_seconds",
+            "99th percentile round-trip time to the broker in the last statistics interval.",
+            |b| b.rtt_p99,
+        ),
+    ];
+    for (name, help, read) in windows {
+        let mut m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for b in &k.brokers {
+            let set = [("broker", b.name.as_str())];
+            ConstGauge::new(read(b)).encode(m.encode_family(&set)?)?;
+        }
+    }
+    let batches: [(
+        &str,
+        &str,
+        fn(&crate::producer::statistics::TopicStats) -> f64,
+    ); 2] = [
+        (
+            "streamplug_kafka_batch_bytes",
+            "Average size in bytes of the batches sent to the topic in the last statistics interval.",
+            |t| t.batch_bytes_avg,
+        ),
+        (
+            "streamplug_kafka_batch_records",
+            "Average records per batch sent to the topic in the last statistics interval.",
+            |t| t.batch_records_avg,
+        ),
+    ];
+    for (name, help, read) in batches {
+        let mut m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for t in &k.topics {
+            let set = [("topic", t.topic.as_str())];
+            ConstGauge::new(read(t)).encode(m.encode_family(&set)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The exposition of `snapshot` in the Prometheus text format.
+pub fn render(snapshot: Snapshot) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(snapshot));
+    let mut out = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
+    if !out.ends_with('\n') {
+        out.write_char('\n')?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,492 @@
+//! The admin server (`[admin]`) of a running host, against the real broker:
+//! `/metrics` during a run under load and at its end equals the summary and
+//! passes `promtool check metrics`; pausing a source stops its records
+//! while another flows, and resuming it continues its sequence with no gap
+//! or duplicate; a non-loopback address needs a token, and a request
+//! without it gets 401; malformed requests get a 4xx with a JSON error.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use streamplug_tests::{
+    Consumed, Scratch, artifacts, brokers, consume_all, read_summary, sigterm, spawn_run,
+    unique_topic, wait_for_log, wait_with_limit,
+};
+
+/// A port nobody listens on now (the kernel's pick; released for the host).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Kills the host if the test panics before it ends the run itself.
+struct Host(Option<Child>);
+
+impl Host {
+    fn stop(mut self) {
+        let mut child = self.0.take().expect("host");
+        sigterm(&child);
+        let status = wait_with_limit(&mut child, Duration::from_secs(60));
+        assert!(status.success(), "streamplug exited with {status}");
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
+    }
+
+    /// A 4xx whose body is `{"error": "..."}`.
+    fn assert_json_error(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert!(
+            self.json()["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "no error message: {}",
+            self.body
+        );
+    }
+}
+
+fn http(method: &str, url: &str, token: Option<&str>) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let result = match method {
+        "GET" => {
+            let mut r = agent.get(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call()
+        }
+        "POST" => {
+            let mut r = agent.post(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.send_empty()
+        }
+        "DELETE" => {
+            let mut r = agent.delete(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call()
+        }
+        other => panic!("method {other}"),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("{method} {url}: body: {e}"));
+    Answer { status, body }
+}
+
+/// The samples of an exposition: `name{labels}` -> value.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("a sample line");
+            (series.to_string(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+fn promtool_check(exposition: &str) {
+    let promtool = std::env::var("STREAMPLUG_PROMTOOL").unwrap_or_else(|_| {
+        let out = std::process::Command::new(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/promtool.sh"),
+        )
+        .output()
+        .expect("tests/tools/promtool.sh");
+        assert!(out.status.success(), "tests/tools/promtool.sh failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    });
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {promtool}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{exposition}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn seqs(topic: &str) -> Vec<u64> {
+    let mut s: Vec<u64> = consume_all(&brokers(), topic, Duration::from_millis(300))
+        .expect("consume")
+        .iter()
+        .map(Consumed::seq)
+        .collect();
+    s.sort_unstable();
+    s
+}
+
+fn datagen(name: &str, tenant: &str, topic: &str, extra: &str) -> String {
+    format!(
+        "[[source]]\nname = \"{name}\"\ntenant = \"{tenant}\"\nwasm = \"{}\"\ntopic = \"{topic}\"\n\
+         batch_size = 100\n[source.config]\n{extra}\n",
+        artifacts::DATAGEN
+    )
+}
+
+fn start(dir: &Scratch, config: &str) -> Host {
+    let path = dir.write("config.toml", config);
+    let child = spawn_run(&path, &dir.path().join("summary.json"), dir.path());
+    let host = Host(Some(child));
+    wait_for_log(dir.path(), "streamplug: running");
+    host
+}
+
+/// Per-plugin counters in the summary and their metric names.
+const COUNTERS: &[(&str, &str)] = &[
+    ("records_in", "streamplug_records_in_total"),
+    ("records_out", "streamplug_records_out_total"),
+    ("dropped", "streamplug_records_dropped_total"),
+    ("produced", "streamplug_records_produced_total"),
+    ("delivered", "streamplug_records_delivered_total"),
+    ("failed", "streamplug_records_failed_total"),
+    ("bytes", "streamplug_delivered_bytes_total"),
+    ("restarts", "streamplug_plugin_restarts_total"),
+    ("errors", "streamplug_plugin_errors_total"),
+    ("log_lines_dropped", "streamplug_log_lines_dropped_total"),
+    ("dead_lettered", "streamplug_records_dead_lettered_total"),
+    ("transactions", "streamplug_transactions_committed_total"),
+    ("aborted", "streamplug_records_aborted_total"),
+];
+
+fn series(metric: &str, plugin: &str, tenant: &str) -> String {
+    format!("{metric}{{plugin=\"{plugin}\",world=\"source\",tenant=\"{tenant}\"}}")
+}
+
+#[test]
+fn metrics_during_a_run_and_at_its_end_equal_the_summary_and_pass_promtool() {
+    let dir = Scratch::new("admin-metrics");
+    let (fast_topic, held_topic) = (unique_topic("admin-fast"), unique_topic("admin-held"));
+    let port = free_port();
+    let fast = 20_000;
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[tenant]]\nname = \"acme\"\ntopics = [\"{fast_topic}\"]\n\
+         [[tenant]]\nname = \"globex\"\ntopics = [\"{held_topic}\"]\n{}{}",
+        brokers(),
+        datagen(
+            "fast",
+            "acme",
+            &fast_topic,
+            &format!("count = {fast}\nrate = 8000")
+        ),
+        datagen("held", "globex", &held_topic, "rate = 3000"),
+    );
+    let host = start(&dir, &config);
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Under load: counters grow between scrapes, and every scrape is valid.
+    let mut last = 0.0;
+    let mut scrapes = 0;
+    wait_until("two scrapes under load", Duration::from_secs(30), || {
+        let a = http("GET", &format!("{base}/metrics"), None);
+        assert_eq!(a.status, 200, "{}", a.body);
+        promtool_check(&a.body);
+        let s = samples(&a.body);
+        let key = series("streamplug_records_delivered_total", "fast", "acme");
+        let delivered = *s
+            .get(&key)
+            .unwrap_or_else(|| panic!("no {key} in\n{}", a.body));
+        assert!(
+            delivered >= last,
+            "a counter went down: {last} -> {delivered}"
+        );
+        if delivered > last && delivered < fast as f64 {
+            scrapes += 1;
+        }
+        last = delivered;
+        scrapes >= 2
+    });
+
+    // A quiet end: `held` paused (its records in flight delivered), `fast`
+    // finished; nothing changes any more, so the last scrape must equal
+    // the summary written at exit.
+    let a = http("POST", &format!("{base}/plugins/held/pause"), None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait_until("fast finished", Duration::from_secs(60), || {
+        http("GET", &format!("{base}/plugins/fast"), None).json()["state"] == "finished"
+    });
+    let end = http("GET", &format!("{base}/metrics"), None);
+    promtool_check(&end.body);
+    let end = samples(&end.body);
+    host.stop();
+    let summary = read_summary(&dir.path().join("summary.json"));
+
+    for (plugin, tenant) in [("fast", "acme"), ("held", "globex")] {
+        for (field, metric) in COUNTERS {
+            let want = summary["plugins"][plugin][field]
+                .as_u64()
+                .unwrap_or_else(|| panic!("summary has no {plugin}.{field}"));
+            let got = end.get(&series(metric, plugin, tenant));
+            assert_eq!(got, Some(&(want as f64)), "{metric} of {plugin}");
+        }
+    }
+    assert_eq!(
+        end[&series("streamplug_records_delivered_total", "fast", "acme")],
+        fast as f64
+    );
+    for (tenant, plugin) in [("acme", "fast"), ("globex", "held")] {
+        let want = summary["plugins"][plugin]["delivered"].as_u64().unwrap() as f64;
+        let got = end[&format!("streamplug_tenant_records_delivered_total{{tenant=\"{tenant}\"}}")];
+        assert_eq!(got, want, "tenant {tenant}");
+    }
+    // Delivery latency: every delivered record of a source is in its
+    // histogram, as in the summary.
+    for (plugin, tenant) in [("fast", "acme"), ("held", "globex")] {
+        let buckets = summary["plugins"][plugin]["latency"]["buckets"]
+            .as_array()
+            .expect("latency buckets");
+        let count: u64 = buckets.iter().map(|b| b.as_u64().unwrap()).sum();
+        assert_eq!(
+            count,
+            summary["plugins"][plugin]["delivered"].as_u64().unwrap()
+        );
+        let labels = format!("plugin=\"{plugin}\",world=\"source\",tenant=\"{tenant}\"");
+        assert_eq!(
+            end[&format!("streamplug_delivery_latency_seconds_count{{{labels}}}")],
+            count as f64
+        );
+        assert_eq!(
+            end[&format!("streamplug_delivery_latency_seconds_bucket{{{labels},le=\"+Inf\"}}")],
+            count as f64
+        );
+    }
+
+    // librdkafka's statistics of the shared producer, sampled every second.
+    assert!(end["streamplug_kafka_requests_total"] > 0.0);
+    assert!(end.contains_key("streamplug_kafka_queue_records"));
+    let rtt: Vec<f64> = end
+        .iter()
+        .filter(|(k, _)| k.starts_with("streamplug_kafka_broker_rtt_seconds{broker="))
+        .map(|(_, v)| *v)
+        .collect();
+    assert!(
+        !rtt.is_empty() && rtt.iter().all(|r| *r >= 0.0 && *r < 10.0),
+        "{rtt:?}"
+    );
+    let batch = end[&format!("streamplug_kafka_batch_records{{topic=\"{held_topic}\"}}")];
+    assert!(batch >= 0.0);
+    let build = end
+        .keys()
+        .find(|k| k.starts_with("streamplug_build_info{"))
+        .expect("build info");
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "{build}"
+    );
+}
+
+#[test]
+fn a_paused_source_stops_while_another_flows_and_resumes_without_gap_or_duplicate() {
+    let dir = Scratch::new("admin-pause");
+    let (a_topic, b_topic) = (unique_topic("admin-a"), unique_topic("admin-b"));
+    let port = free_port();
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[tenant]]\nname = \"t\"\ntopics = [\"{a_topic}\", \"{b_topic}\"]\n{}{}",
+        brokers(),
+        datagen("a", "t", &a_topic, "rate = 2000"),
+        datagen("b", "t", &b_topic, "rate = 2000"),
+    );
+    let host = start(&dir, &config);
+    let base = format!("http://127.0.0.1:{port}");
+    // Counters from the API while records flow (a topic still being
+    // written to cannot be read to its end).
+    let delivered = |name: &str| {
+        http("GET", &format!("{base}/plugins/{name}"), None).json()["counters"]["delivered"]
+            .as_u64()
+            .expect("delivered")
+    };
+    wait_until("b has made records", Duration::from_secs(30), || {
+        delivered("b") > 0
+    });
+
+    let a = http("POST", &format!("{base}/plugins/b/pause"), None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["state"], "paused");
+    let plugin = http("GET", &format!("{base}/plugins/b"), None).json();
+    assert_eq!(plugin["state"], "paused", "{plugin}");
+    assert_eq!(plugin["in_flight_records"], 0, "{plugin}");
+    // Paused after delivering its records in flight: what is there now is
+    // all there will be until it resumes, and it has no gap.
+    let at_pause = seqs(&b_topic);
+    assert_eq!(at_pause, (0..at_pause.len() as u64).collect::<Vec<_>>());
+    let a_at_pause = delivered("a");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(seqs(&b_topic), at_pause, "b made records while paused");
+    assert!(delivered("a") > a_at_pause, "a stopped too");
+
+    // The command line sees the same, and resumes it.
+    let cli = |args: &[&str]| {
+        let out = streamplug_tests::streamplug()
+            .args(args)
+            .args(["--admin", &base])
+            .output()
+            .expect("streamplug");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let status = cli(&["status"]);
+    let row = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {status}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("b")[1..4], ["source", "t", "paused"], "{status}");
+    assert_eq!(row("a")[3], "running", "{status}");
+    assert_eq!(
+        row("b")[4],
+        at_pause.len().to_string(),
+        "b's delivered: {status}"
+    );
+    assert_eq!(cli(&["resume", "b"]).trim(), "b: resumed");
+    wait_until("b flows again", Duration::from_secs(30), || {
+        delivered("b") > at_pause.len() as u64 + 1000
+    });
+    host.stop();
+    let summary = read_summary(&dir.path().join("summary.json"));
+    let b = seqs(&b_topic);
+    assert_eq!(
+        b,
+        (0..b.len() as u64).collect::<Vec<_>>(),
+        "gap or duplicate"
+    );
+    assert_eq!(summary["plugins"]["b"]["delivered"], b.len() as u64);
+}
+
+#[test]
+fn a_non_loopback_admin_needs_a_token_and_malformed_requests_get_json_errors() {
+    let dir = Scratch::new("admin-token");
+    let topic = unique_topic("admin-token");
+    let port = free_port();
+    let source = format!(
+        "[[source]]\nname = \"gen\"\nwasm = \"{}\"\ntopic = \"{topic}\"\n[source.config]\nrate = 500\n",
+        artifacts::DATAGEN
+    );
+    let kafka = format!("[kafka]\nbrokers = \"{}\"\n", brokers());
+
+    // Reachable from other machines without a token: refused at startup.
+    let open = dir.write(
+        "open.toml",
+        &format!("{kafka}[admin]\nlisten = \"0.0.0.0:{port}\"\n{source}"),
+    );
+    let out = streamplug_tests::streamplug()
+        .arg("run")
+        .arg(&open)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[admin]") && stderr.contains("token_env"),
+        "{stderr}"
+    );
+
+    let token = "s3cret-admin-token-for-tests";
+    let config =
+        format!("{kafka}[admin]\nlisten = \"0.0.0.0:{port}\"\ntoken_file = \"token\"\n{source}");
+    dir.write("token", &format!("{token}\n"));
+    let host = start(&dir, &config);
+    let base = format!("http://127.0.0.1:{port}");
+
+    http("GET", &format!("{base}/plugins"), None).assert_json_error(401);
+    http("GET", &format!("{base}/plugins"), Some("wrong")).assert_json_error(401);
+    http("POST", &format!("{base}/plugins/gen/pause"), None).assert_json_error(401);
+    http("GET", &format!("{base}/config"), None).assert_json_error(401);
+    let plugins = http("GET", &format!("{base}/plugins"), Some(token));
+    assert_eq!(plugins.status, 200, "{}", plugins.body);
+    assert_eq!(plugins.json()["plugins"][0]["name"], "gen");
+    // Metrics and the health checks need no token.
+    assert_eq!(http("GET", &format!("{base}/metrics"), None).status, 200);
+    assert_eq!(
+        http("GET", &format!("{base}/health"), None).json()["status"],
+        "alive"
+    );
+    let ready = http("GET", &format!("{base}/ready"), None);
+    assert_eq!(
+        (ready.status, ready.json()["ready"].clone()),
+        (200, true.into())
+    );
+    // The config, without the token's file content anywhere.
+    let config = http("GET", &format!("{base}/config"), Some(token));
+    assert_eq!(config.status, 200);
+    assert!(!config.body.contains(token), "{}", config.body);
+    assert_eq!(config.json()["source"][0]["name"], "gen");
+
+    // Malformed or wrong requests: 4xx with a JSON error, never a crash.
+    let t = Some(token);
+    http("GET", &format!("{base}/nothing-here"), t).assert_json_error(404);
+    http("DELETE", &format!("{base}/plugins"), t).assert_json_error(405);
+    http("GET", &format!("{base}/plugins/no-such"), t).assert_json_error(404);
+    http("POST", &format!("{base}/plugins/no-such/pause"), t).assert_json_error(404);
+    http("GET", &format!("{base}/plugins/%FF%FE"), t).assert_json_error(400);
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    raw.write_all(b"NOT HTTP AT ALL\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
+    assert_eq!(http("GET", &format!("{base}/health"), None).status, 200);
+    host.stop();
+}
