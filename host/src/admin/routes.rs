@@ -49,12 +49,13 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     response
 }
 
-fn supervisor(state: &AdminState) -> Result<Arc<Supervisor>, Response> {
+/// Boxed: a `Response` is large, and the `Ok` side is one pointer.
+fn supervisor(state: &AdminState) -> Result<Arc<Supervisor>, Box<Response>> {
     state.supervisor.upgrade().ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "streamplug is shutting down",
-        )
+        ))
     })
 }
 
@@ -75,7 +76,7 @@ async fn method_not_allowed() -> Response {
 async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let snapshot = Snapshot {
         plugins: sup.plugin_counters(),
@@ -99,7 +100,7 @@ async fn health() -> Response {
 async fn ready(State(state): State<Arc<AdminState>>) -> Response {
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let check = tokio::task::spawn_blocking(move || {
         let broker = sup.check_broker(Duration::from_secs(2));
@@ -159,7 +160,7 @@ fn describe(sup: &Supervisor) -> Vec<Value> {
 async fn plugins(State(state): State<Arc<AdminState>>) -> Response {
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     match tokio::task::spawn_blocking(move || describe(&sup)).await {
         Ok(list) => axum::Json(json!({ "plugins": list })).into_response(),
@@ -179,7 +180,7 @@ async fn plugin(
     };
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let list = tokio::task::spawn_blocking(move || describe(&sup)).await;
     match list
@@ -225,7 +226,7 @@ async fn steer(
     };
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if sup.config().source(&name).is_none() {
         return error(
@@ -255,7 +256,7 @@ async fn reload(State(state): State<Arc<AdminState>>) -> Response {
 async fn config(State(state): State<Arc<AdminState>>) -> Response {
     let sup = match supervisor(&state) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let raw = match tokio::task::spawn_blocking(move || sup.config().raw).await {
         Ok(raw) => raw,

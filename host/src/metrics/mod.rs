@@ -123,8 +123,11 @@ const PLUGIN_COUNTERS: &[PluginCounter] = &[
     },
 ];
 
+/// A metric's name, its help text, and how to read it from a `T`.
+type Described<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
 /// The tenant totals: the per-plugin counters summed per tenant.
-const TENANT_COUNTERS: &[(&str, &str, fn(&PluginSummary) -> u64)] = &[
+const TENANT_COUNTERS: &[Described<PluginSummary, u64>] = &[
     (
         "streamplug_tenant_records_produced",
         "Records the tenant's sources handed to the producer.",
@@ -321,11 +324,7 @@ fn encode_kafka(k: &KafkaStats, encoder: &mut DescriptorEncoder) -> Result<(), s
         "Requests to brokers sent again.",
         k.retries,
     )?;
-    let windows: [(
-        &str,
-        &str,
-        fn(&crate::producer::statistics::BrokerStats) -> f64,
-    ); 2] = [
+    let windows: [Described<crate::producer::statistics::BrokerStats, f64>; 2] = [
         (
             "streamplug_kafka_broker_rtt_seconds",
             "Average round-trip time of requests to the broker in the last statistics interval.",
@@ -344,11 +343,7 @@ fn encode_kafka(k: &KafkaStats, encoder: &mut DescriptorEncoder) -> Result<(), s
             ConstGauge::new(read(b)).encode(m.encode_family(&set)?)?;
         }
     }
-    let batches: [(
-        &str,
-        &str,
-        fn(&crate::producer::statistics::TopicStats) -> f64,
-    ); 2] = [
+    let batches: [Described<crate::producer::statistics::TopicStats, f64>; 2] = [
         (
             "streamplug_kafka_batch_bytes",
             "Average size in bytes of the batches sent to the topic in the last statistics interval.",

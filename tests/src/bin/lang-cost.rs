@@ -49,7 +49,7 @@ fn main() -> Result<()> {
         SourceInstance::start(
             &engine,
             p,
-            Arc::from("datagen"),
+            Arc::new(plugin::PluginLog::new("datagen", None)),
             PluginLimits::default(),
             &Capabilities::default(),
             config,
@@ -62,7 +62,7 @@ fn main() -> Result<()> {
             TransformInstance::start(
                 &engine,
                 p,
-                Arc::from("measured"),
+                Arc::new(plugin::PluginLog::new("measured", None)),
                 limits,
                 &Capabilities::default(),
                 config,
