@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AdminState;
-use super::routes::error;
+use super::reply::error;
 
 /// Paths anyone who can reach the server may read.
 const OPEN: [&str; 3] = ["/metrics", "/health", "/ready"];

@@ -6,6 +6,7 @@
 
 mod auth;
 pub mod client;
+mod reply;
 mod routes;
 
 use std::sync::{Arc, Weak};

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::AdminState;
 use super::auth::require_token;
+use super::reply::error;
 use crate::metrics::{self, Snapshot};
 use crate::supervisor::Supervisor;
 
@@ -35,18 +36,6 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
             require_token,
         ))
         .with_state(state)
-}
-
-/// An error answer: `status` with `{"error": message}`.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    response
 }
 
 /// Boxed: a `Response` is large, and the `Ok` side is one pointer.
