@@ -259,9 +259,29 @@ fn metrics_during_a_run_and_at_its_end_equal_the_summary_and_pass_promtool() {
     wait_until("fast finished", Duration::from_secs(60), || {
         http("GET", &format!("{base}/plugins/fast"), None).json()["state"] == "finished"
     });
-    let end = http("GET", &format!("{base}/metrics"), None);
-    promtool_check(&end.body);
-    let end = samples(&end.body);
+    // The last records' delivery reports may still arrive after `fast`
+    // reads as finished: the end is when two scrapes agree on every counter.
+    let counters = |text: &str| -> Vec<Option<f64>> {
+        let s = samples(text);
+        [("fast", "acme"), ("held", "globex")]
+            .iter()
+            .flat_map(|(p, t)| {
+                COUNTERS
+                    .iter()
+                    .map(|(_, m)| s.get(&series(m, p, t)).copied())
+            })
+            .collect()
+    };
+    let mut previous = counters(&http("GET", &format!("{base}/metrics"), None).body);
+    let mut end_text = String::new();
+    wait_until("counters settle", Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(500));
+        end_text = http("GET", &format!("{base}/metrics"), None).body;
+        let now = counters(&end_text);
+        std::mem::replace(&mut previous, now) == previous
+    });
+    promtool_check(&end_text);
+    let end = samples(&end_text);
     host.stop();
     let summary = read_summary(&dir.path().join("summary.json"));
 
