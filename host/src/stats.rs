@@ -336,7 +336,12 @@ impl StatsRegistry {
             .collect()
     }
 
+    /// The run's summary; first logs every plugin's log drops not yet
+    /// reported, so that the log and the summary agree.
     pub fn summary(&self, embedded_cluster: bool, elapsed_seconds: f64) -> Summary {
+        for (_, _, s) in &self.entries {
+            s.log.flush();
+        }
         Summary {
             embedded_cluster,
             elapsed_seconds,

@@ -84,20 +84,34 @@ impl PluginLog {
         }
     }
 
+    /// Logs the drops of the current window that no later line has reported
+    /// yet. Called when the run ends: a plugin that floods its log for less
+    /// than a second and then stops would otherwise never see its drops in
+    /// the log, only in the summary.
+    pub fn flush(&self) {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        self.report(&mut w);
+    }
+
+    fn report(&self, w: &mut Window) {
+        if w.dropped > 0 {
+            tracing::warn!(
+                plugin = &*self.plugin,
+                tenant = self.tenant(),
+                "plugin {}: {} log lines dropped (over {LINES_PER_SECOND} lines/s)",
+                self.plugin,
+                w.dropped
+            );
+            w.dropped = 0;
+        }
+    }
+
     /// Whether one more line fits this second's budget; counts it as
     /// dropped if not, and logs the last window's drops when a new one begins.
     fn admit(&self) -> bool {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         if w.started.elapsed() >= Duration::from_secs(1) {
-            if w.dropped > 0 {
-                tracing::warn!(
-                    plugin = &*self.plugin,
-                    tenant = self.tenant(),
-                    "plugin {}: {} log lines dropped (over {LINES_PER_SECOND} lines/s)",
-                    self.plugin,
-                    w.dropped
-                );
-            }
+            self.report(&mut w);
             *w = Window {
                 started: Instant::now(),
                 lines: 0,
