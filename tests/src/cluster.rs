@@ -163,8 +163,8 @@ impl Group {
         read_summary(&self.host_dir(host).join("summary.json"))
     }
 
-    /// `streamplug cluster status --json`: each live host's sources.
-    pub fn status(&self) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    /// `streamplug cluster status --json`, as printed.
+    pub fn status_json(&self) -> Result<serde_json::Value, String> {
         let config = self.write_config("status", &self.config("status", None));
         let out = streamplug()
             .args(["cluster", "status", "--json", "--config"])
@@ -174,7 +174,39 @@ impl Group {
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+        Ok(serde_json::from_slice(&out.stdout).expect("status JSON"))
+    }
+
+    /// The group generation `cluster status` reports, once every live host
+    /// reports the same one.
+    pub fn generation(&self) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(v) = self.status_json() {
+                let each: BTreeSet<Option<i64>> = v["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| m["generation"].as_i64())
+                    .collect();
+                let agreed = match each.iter().collect::<Vec<_>>()[..] {
+                    [Some(one)] => Some(*one),
+                    _ => None,
+                };
+                if let (Some(g), Some(one)) = (v["generation"].as_i64(), agreed) {
+                    assert_eq!(g, one, "{v}");
+                    return g;
+                }
+                assert!(Instant::now() < deadline, "no agreed generation: {v}");
+            }
+            assert!(Instant::now() < deadline, "cluster status failed");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// `streamplug cluster status --json`: each live host's sources.
+    pub fn status(&self) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+        let v = self.status_json()?;
         Ok(v["members"]
             .as_array()
             .into_iter()

@@ -60,11 +60,18 @@ mod cluster_hosts {
         let h2 = g.start("h2");
         let h3 = g.start("h3");
         let before = g.wait_until_spread(&["h1", "h2", "h3"], Duration::from_secs(90));
+        let generation_before = g.generation();
         std::thread::sleep(Duration::from_secs(2));
         let joined_at = now_ms();
         let h4 = g.start("h4");
         let after = g.wait_until_spread(&["h1", "h2", "h3", "h4"], Duration::from_secs(60));
         let settled_at = now_ms();
+        // The join is a rebalance: every host moves to a newer generation.
+        let generation_after = g.generation();
+        assert!(
+            generation_after > generation_before,
+            "generation {generation_before} → {generation_after}"
+        );
         std::thread::sleep(Duration::from_secs(2));
         stop(&mut [("h1", h1), ("h2", h2), ("h3", h3), ("h4", h4)]);
 

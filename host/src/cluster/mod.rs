@@ -12,6 +12,7 @@
 //! - [`status`]: `streamplug cluster status`.
 
 pub mod digest;
+pub mod generation;
 pub mod map;
 pub mod rebalance;
 pub mod roster;
@@ -294,6 +295,7 @@ impl Driver {
             digest_since_ms: self.since_ms,
             sources: self.supervisor.running(),
             rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
+            generation: generation::of(&self.consumer),
             stepped_aside: self.stepped_aside,
         };
         if self.announced.as_ref() == Some(&a) {

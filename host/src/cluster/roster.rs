@@ -31,6 +31,10 @@ pub struct Announcement {
     pub sources: BTreeSet<String>,
     /// Rebalances this host has taken part in.
     pub rebalances: u64,
+    /// The group generation of its member (none before it joined, and from
+    /// hosts of a version that did not announce it).
+    #[serde(default)]
+    pub generation: Option<i32>,
     /// It takes no sources until its config matches the group's.
     pub stepped_aside: bool,
 }

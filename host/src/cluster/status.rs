@@ -21,6 +21,9 @@ pub struct Status {
     /// The group's state at the broker (`Stable`, `PreparingRebalance`, …).
     pub state: String,
     pub protocol: String,
+    /// The newest generation a live host reports: the broker bumps it at
+    /// every completed rebalance.
+    pub generation: Option<i32>,
     pub members: Vec<MemberStatus>,
     /// Sources of the config that no live host runs.
     pub not_running: Vec<String>,
@@ -37,6 +40,8 @@ pub struct MemberStatus {
     /// Sources the broker assigned it (by this config's map).
     pub assigned: Vec<String>,
     pub rebalances: u64,
+    /// The group generation this host's member is in.
+    pub generation: Option<i32>,
 }
 
 /// Reads the group of `config`'s `[cluster]` table.
@@ -84,6 +89,7 @@ pub fn read(config: &Config) -> Result<Status> {
                 config: a.map(|a| a.digest.short().to_string()).unwrap_or_default(),
                 stepped_aside: a.is_some_and(|a| a.stepped_aside),
                 rebalances: a.map_or(0, |a| a.rebalances),
+                generation: a.and_then(|a| a.generation),
                 assigned: map.sources(partitions.iter()).into_iter().collect(),
                 sources,
                 host,
@@ -101,6 +107,7 @@ pub fn read(config: &Config) -> Result<Status> {
         group: cluster.group.clone(),
         state: group.state().to_string(),
         protocol: group.protocol().to_string(),
+        generation: members.iter().filter_map(|m| m.generation).max(),
         members,
         not_running,
     })
@@ -113,7 +120,7 @@ impl Status {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "group `{}`: {} ({}), {} live host(s)",
+            "group `{}`: {} ({}), generation {}, {} live host(s)",
             self.group,
             self.state,
             if self.protocol.is_empty() {
@@ -121,12 +128,13 @@ impl Status {
             } else {
                 &self.protocol
             },
+            generation(self.generation),
             self.members.len()
         );
         let _ = writeln!(
             out,
-            "{:<24} {:<12} {:>10}  sources",
-            "host", "config", "rebalances"
+            "{:<24} {:<12} {:>10} {:>10}  sources",
+            "host", "config", "generation", "rebalances"
         );
         for m in &self.members {
             let aside = if m.stepped_aside {
@@ -136,9 +144,10 @@ impl Status {
             };
             let _ = writeln!(
                 out,
-                "{:<24} {:<12} {:>10}  {}{aside}",
+                "{:<24} {:<12} {:>10} {:>10}  {}{aside}",
                 m.host,
                 m.config,
+                generation(m.generation),
                 m.rebalances,
                 m.sources.join(", ")
             );
@@ -152,6 +161,10 @@ impl Status {
         }
         out
     }
+}
+
+fn generation(g: Option<i32>) -> String {
+    g.map_or_else(|| "-".to_string(), |g| g.to_string())
 }
 
 /// The partitions of `topic` in a consumer-protocol assignment (versions
