@@ -91,7 +91,7 @@ impl Member {
                 );
             }
         }
-        supervisor.join_cluster()?;
+        supervisor.join_cluster(&group, &host)?;
         let mut driver = Driver {
             host: host.clone(),
             group: group.clone(),
@@ -203,12 +203,10 @@ impl Driver {
             }
         }
         self.leave_group();
-        ClusterSummary {
-            group: self.group,
-            host_id: self.host,
-            sources_run: self.consumer.context().sources_run(),
-            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
-        }
+        self.supervisor
+            .cluster()
+            .map(ClusterSummary::from)
+            .unwrap_or_default()
     }
 
     fn subscribe(&self) -> Result<()> {
@@ -293,7 +291,7 @@ impl Driver {
             digest: self.digest.clone(),
             digest_since_ms: self.since_ms,
             sources: self.supervisor.running(),
-            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
+            rebalances: self.supervisor.cluster().map_or(0, |c| c.rebalances),
             stepped_aside: self.stepped_aside,
         };
         if self.announced.as_ref() == Some(&a) {
