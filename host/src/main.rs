@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -51,9 +52,14 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         pid_file: Option<PathBuf>,
         /// No status lines while running (on a terminal: one per source,
-        /// refreshed every second; otherwise a log line per source every 10 s).
+        /// refreshed every second; otherwise a log line per source every
+        /// `--status-every` seconds).
         #[arg(long)]
         quiet: bool,
+        /// Seconds between the plain status lines logged when stderr is
+        /// not a terminal.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        status_every: u64,
     },
     /// Ask a running streamplug to reload its config and plugin files now
     /// (the same as SIGHUP; file changes are also picked up by themselves).
@@ -189,7 +195,11 @@ fn main() -> ExitCode {
             summary_json,
             pid_file,
             quiet,
-        } => run(&config, summary_json, pid_file, quiet),
+            status_every,
+        } => {
+            let status = (!quiet).then(|| Duration::from_secs(status_every));
+            run(&config, summary_json, pid_file, status)
+        }
         Command::Reload { pid_file, pid } => reload(pid_file, pid),
         Command::Check { plugin } => check(&plugin),
         Command::Test(args) => streamplug::harness::execute(args),
@@ -230,14 +240,14 @@ fn run(
     path: &Path,
     summary_json: Option<PathBuf>,
     pid_file: Option<PathBuf>,
-    quiet: bool,
+    status: Option<Duration>,
 ) -> Result<()> {
     let config = Config::load(path)?;
     if let Some(f) = &pid_file {
         std::fs::write(f, std::process::id().to_string())
             .with_context(|| format!("cannot write the pid file {}", f.display()))?;
     }
-    let summary = runtime::run_shown(&config, quiet);
+    let summary = runtime::run_shown(&config, status);
     if let Some(f) = &pid_file {
         let _ = std::fs::remove_file(f);
     }

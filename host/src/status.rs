@@ -1,7 +1,7 @@
 //! Live status of `streamplug run`: while stderr is a terminal, one line
 //! per source refreshed every second (records/s, delivered, failed, in
-//! flight); otherwise a plain log line per source every
-//! [`PLAIN_EVERY`]. `--quiet` turns both off.
+//! flight); otherwise a plain log line per source every `--status-every`
+//! seconds ([`PLAIN_EVERY`] by default). `--quiet` turns both off.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -14,7 +14,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::supervisor::Supervisor;
 
-/// How often status lines are logged when stderr is not a terminal.
+/// How often status lines are logged when stderr is not a terminal, by default.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 /// The status lines on the terminal, while they are shown: log lines are
@@ -35,15 +35,16 @@ pub struct LiveStatus {
 }
 
 impl LiveStatus {
-    /// Starts showing the status of `supervisor`'s sources.
-    pub fn start(supervisor: &Arc<Supervisor>) -> std::io::Result<Self> {
+    /// Starts showing the status of `supervisor`'s sources (as plain log
+    /// lines every `plain_every` when stderr is not a terminal).
+    pub fn start(supervisor: &Arc<Supervisor>, plain_every: Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let supervisor = Arc::downgrade(supervisor);
         let terminal = std::io::stderr().is_terminal();
         let thread = std::thread::Builder::new()
             .name("live-status".into())
-            .spawn(move || show(&supervisor, &flag, terminal))?;
+            .spawn(move || show(&supervisor, &flag, terminal, plain_every))?;
         Ok(Self {
             stop,
             thread: Some(thread),
@@ -66,7 +67,7 @@ struct Line {
     delivered: u64,
 }
 
-fn show(supervisor: &Weak<Supervisor>, stop: &AtomicBool, terminal: bool) {
+fn show(supervisor: &Weak<Supervisor>, stop: &AtomicBool, terminal: bool, plain_every: Duration) {
     let bars = terminal.then(|| {
         BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
     });
@@ -86,7 +87,7 @@ fn show(supervisor: &Weak<Supervisor>, stop: &AtomicBool, terminal: bool) {
         let counters = sup.plugin_counters();
         let sources = sup.sources();
         drop(sup);
-        let plain = bars.is_none() && last_plain.elapsed() >= PLAIN_EVERY;
+        let plain = bars.is_none() && last_plain.elapsed() >= plain_every;
         for (name, s) in &sources {
             let Some(c) = counters.get(name) else {
                 continue;
@@ -96,7 +97,7 @@ fn show(supervisor: &Weak<Supervisor>, stop: &AtomicBool, terminal: bool) {
             line.delivered = c.delivered;
             let text = format!(
                 "{name:<20} {:<12} {rate:>10.0} rec/s {:>12} delivered {:>8} failed {:>8} in flight",
-                format!("{:?}", s.state).to_lowercase(),
+                s.state.label(),
                 c.delivered,
                 c.failed,
                 s.in_flight_records

@@ -415,7 +415,11 @@ fn a_paused_source_stops_while_another_flows_and_resumes_without_gap_or_duplicat
             .collect::<Vec<_>>()
     };
     assert_eq!(row("b")[1..4], ["source", "t", "paused"], "{status}");
-    assert_eq!(row("a")[3], "running", "{status}");
+    // At 2,000 records/s it is idle between its batches.
+    assert!(
+        ["running", "idle"].contains(&row("a")[3].as_str()),
+        "{status}"
+    );
     assert_eq!(
         row("b")[4],
         at_pause.len().to_string(),
@@ -509,4 +513,535 @@ fn a_non_loopback_admin_needs_a_token_and_malformed_requests_get_json_errors() {
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
     assert_eq!(http("GET", &format!("{base}/health"), None).status, 200);
     host.stop();
+}
+
+/// `name`'s series of `metric` with its labels (a source's, with a tenant).
+fn source_series(metric: &str, plugin: &str) -> String {
+    series(metric, plugin, "t")
+}
+
+/// Within a millionth: the summary's JSON and the exposition print the
+/// same `f64`, but each in its own way.
+fn assert_close(got: f64, want: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= want.abs() * 1e-6 + 1e-9,
+        "{what}: {got} in /metrics, {want} in the summary"
+    );
+}
+
+const KINDS: &[&str] = &[
+    "producer_refused",
+    "timed_out",
+    "over_cap",
+    "plugin_error",
+    "schema_mismatch",
+    "invalid_route",
+    "other",
+];
+
+#[test]
+fn metrics_show_failures_by_kind_waits_call_time_memory_in_flight_and_checkpoints() {
+    let dir = Scratch::new("admin-kinds");
+    let port = free_port();
+    let topics: Vec<String> = [
+        "capped",
+        "windowed",
+        "throttled",
+        "notjson",
+        "oversize",
+        "refused",
+        "keeper",
+    ]
+    .iter()
+    .map(|n| unique_topic(&format!("admin-{n}")))
+    .collect();
+    let source = |name: &str, topic: &str, extra: &str, config: &str| {
+        format!(
+            "[[source]]\nname = \"{name}\"\ntenant = \"t\"\nwasm = \"{}\"\ntopic = \"{topic}\"\n\
+             batch_size = 100\n{extra}\n[source.config]\n{config}\n",
+            artifacts::DATAGEN
+        )
+    };
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\ncompression = \"none\"\nmax_in_flight_records = 300\n\
+         [admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [checkpoints]\nstore = \"file\"\ndir = \"{}\"\ninterval_ms = 100\n\
+         [[tenant]]\nname = \"t\"\ntopics = {topics:?}\n{}{}{}{}{}{}{}",
+        brokers(),
+        dir.path().join("checkpoints").display(),
+        // At most 20 records in flight: it waits at its cap.
+        source(
+            "capped",
+            &topics[0],
+            "max_in_flight_records = 20",
+            "count = 20000"
+        ),
+        // Alone past the shared window of 300: it waits for its turn.
+        source("windowed", &topics[1], "", "count = 30000"),
+        // 1,000 records/s with a second's burst: about 2 s waiting on it.
+        source(
+            "throttled",
+            &topics[2],
+            "quota = { records_per_second = 1000 }",
+            "count = 3000"
+        ),
+        // Bytes where JSON is expected: every record fails its format.
+        source(
+            "notjson",
+            &topics[3],
+            "value_format = { type = \"json\" }",
+            "count = 50"
+        ),
+        // Over the source's own size limit: refused by the host.
+        source(
+            "oversize",
+            &topics[4],
+            "max_record_bytes = \"1KiB\"",
+            "count = 30\nvalue_size = 3000"
+        ),
+        // Over the topic's size limit: refused by the broker.
+        source(
+            "refused",
+            &topics[5],
+            "topic_config = { \"max.message.bytes\" = \"1000\" }",
+            "count = 20\nvalue_size = 3000"
+        ),
+        // Keeps the host running once the others have finished.
+        source("keeper", &topics[6], "", "rate = 5"),
+    );
+    let host = start(&dir, &config);
+    let base = format!("http://127.0.0.1:{port}");
+
+    // While `throttled` runs (its quota holds it for about 2 s): its
+    // instance's memory is counted, within its limit; `capped` never has
+    // more in flight than its cap.
+    let mut seen_memory = false;
+    let mut seen_capped = false;
+    wait_until(
+        "throttled's memory while it runs",
+        Duration::from_secs(60),
+        || {
+            let s = samples(&http("GET", &format!("{base}/metrics"), None).body);
+            let capped = s[&source_series("streamplug_in_flight_records", "capped")];
+            assert!(capped <= 20.0, "capped has {capped} records in flight");
+            seen_capped |= s[&source_series("streamplug_records_delivered_total", "capped")] > 0.0;
+            let memory = s[&source_series("streamplug_plugin_memory_bytes", "throttled")];
+            assert!(memory <= 64.0 * 1024.0 * 1024.0, "{memory} bytes");
+            seen_memory |= memory > 0.0
+                && s[&source_series("streamplug_records_delivered_total", "throttled")] < 3000.0;
+            seen_memory && seen_capped
+        },
+    );
+
+    // Every source finishes by itself; the end is when two scrapes agree.
+    let names = [
+        "capped",
+        "windowed",
+        "throttled",
+        "notjson",
+        "oversize",
+        "refused",
+    ];
+    wait_until("every source finished", Duration::from_secs(120), || {
+        names.iter().all(|n| {
+            http("GET", &format!("{base}/plugins/{n}"), None).json()["state"] == "finished"
+        })
+    });
+    // (Those of the sources that finished: `keeper` goes on.)
+    let settled = |t: &str| -> Vec<(String, f64)> {
+        samples(t)
+            .into_iter()
+            .filter(|(k, _)| {
+                names
+                    .iter()
+                    .any(|n| k.contains(&format!("{{plugin=\"{n}\",")))
+                    && !k.contains("age_seconds")
+            })
+            .collect()
+    };
+    let mut previous = Vec::new();
+    let mut end_text = String::new();
+    wait_until("counters settle", Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(500));
+        end_text = http("GET", &format!("{base}/metrics"), None).body;
+        let now = settled(&end_text);
+        std::mem::replace(&mut previous, now.clone()) == now
+    });
+    promtool_check(&end_text);
+    let end = samples(&end_text);
+    host.stop();
+    let summary = read_summary(&dir.path().join("summary.json"));
+
+    let kind = |plugin: &str, kind: &str| {
+        end[&format!(
+            "streamplug_record_failures_total{{plugin=\"{plugin}\",world=\"source\",tenant=\"t\",cause=\"{kind}\"}}"
+        )]
+    };
+    for name in names {
+        let p = &summary["plugins"][name];
+        // The kinds add up to the failed records, and each equals the summary's.
+        let total: f64 = KINDS.iter().map(|k| kind(name, k)).sum();
+        assert_eq!(total, p["failed"].as_u64().unwrap() as f64, "{name}");
+        for k in KINDS {
+            let want = p["failure_kinds"][*k].as_u64().unwrap_or(0) as f64;
+            assert_eq!(kind(name, k), want, "{name} {k}");
+        }
+        for (field, metric) in [
+            (
+                "waited_quota_seconds",
+                "streamplug_quota_wait_seconds_total",
+            ),
+            (
+                "waited_caps_seconds",
+                "streamplug_in_flight_cap_wait_seconds_total",
+            ),
+            (
+                "waited_window_seconds",
+                "streamplug_window_wait_seconds_total",
+            ),
+            ("call_seconds", "streamplug_plugin_call_seconds_total"),
+        ] {
+            let want = p[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name}.{field}"));
+            assert_close(
+                end[&source_series(metric, name)],
+                want,
+                &format!("{name} {metric}"),
+            );
+        }
+        assert!(end[&source_series("streamplug_plugin_call_seconds_total", name)] > 0.0);
+        // Finished: nothing in flight, and its instance's memory released.
+        assert_eq!(
+            end[&source_series("streamplug_in_flight_records", name)],
+            0.0
+        );
+        assert_eq!(end[&source_series("streamplug_in_flight_bytes", name)], 0.0);
+        assert_eq!(
+            end[&source_series("streamplug_plugin_memory_bytes", name)],
+            0.0
+        );
+        assert_eq!(p["memory_bytes"], 0, "{name}");
+    }
+    // What the test made happen, each under its cause.
+    assert_eq!(kind("notjson", "schema_mismatch"), 50.0);
+    assert_eq!(kind("oversize", "over_cap"), 30.0);
+    assert_eq!(kind("refused", "over_cap"), 20.0);
+    assert!(
+        summary["plugins"]["refused"]["failures"]
+            .to_string()
+            .contains("refused by Kafka"),
+        "{}",
+        summary["plugins"]["refused"]
+    );
+    for (name, n) in [
+        ("capped", 20_000.0),
+        ("windowed", 30_000.0),
+        ("throttled", 3000.0),
+    ] {
+        assert_eq!(
+            end[&source_series("streamplug_records_delivered_total", name)],
+            n
+        );
+        assert_eq!(kind(name, "over_cap") + kind(name, "other"), 0.0);
+    }
+    let waited = |metric: &str, name: &str| end[&source_series(metric, name)];
+    assert!(waited("streamplug_in_flight_cap_wait_seconds_total", "capped") > 0.0);
+    assert!(waited("streamplug_window_wait_seconds_total", "windowed") > 0.0);
+    assert!(waited("streamplug_quota_wait_seconds_total", "throttled") > 0.0);
+    // No quota: never waited on one.
+    assert_eq!(waited("streamplug_quota_wait_seconds_total", "capped"), 0.0);
+
+    // Checkpoints: each source that delivered committed some.
+    for name in ["capped", "windowed", "throttled"] {
+        let commits = end[&source_series("streamplug_checkpoint_commits_total", name)];
+        assert!(commits >= 1.0, "{name}: {commits} commits");
+        let age = end[&source_series("streamplug_checkpoint_age_seconds", name)];
+        assert!(age >= 0.0, "{name}: age {age}");
+    }
+}
+
+/// `2026-12-02T12:33:44.123Z`: RFC 3339 in UTC, with milliseconds.
+fn assert_rfc3339(t: &str) {
+    let b = t.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    assert!(
+        b.len() == 24
+            && digits(0..4)
+            && b[4] == b'-'
+            && digits(5..7)
+            && b[7] == b'-'
+            && digits(8..10)
+            && b[10] == b'T'
+            && digits(11..13)
+            && b[13] == b':'
+            && digits(14..16)
+            && b[16] == b':'
+            && digits(17..19)
+            && b[19] == b'.'
+            && digits(20..23)
+            && b[23] == b'Z',
+        "not RFC 3339: {t}"
+    );
+}
+
+#[test]
+fn a_trapping_source_shows_backing_off_then_given_up_with_its_last_error() {
+    let dir = Scratch::new("admin-states");
+    let port = free_port();
+    // panic-on-nth with n = 0 traps in its first poll: a restart after a
+    // 4 s backoff, which traps again, and it is given up on (one restart
+    // allowed). `quiet` makes a record a second: idle in between.
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [runtime]\nrestart_backoff_ms = 4000\nrestart_window_ms = 600000\nmax_restarts = 1\n\
+         [[source]]\nname = \"broken\"\nwasm = \"{}\"\ntopic = \"{}\"\n[source.config]\nn = 0\n\
+         [[source]]\nname = \"quiet\"\nwasm = \"{}\"\ntopic = \"{}\"\n[source.config]\nrate = 1\n",
+        brokers(),
+        artifacts::TEST_PANIC_ON_NTH,
+        unique_topic("admin-broken"),
+        artifacts::DATAGEN,
+        unique_topic("admin-quiet"),
+    );
+    let host = start(&dir, &config);
+    let base = format!("http://127.0.0.1:{port}");
+    let plugin = |name: &str| http("GET", &format!("{base}/plugins/{name}"), None).json();
+
+    let mut backing_off = serde_json::Value::Null;
+    wait_until("broken backs off", Duration::from_secs(30), || {
+        backing_off = plugin("broken");
+        backing_off["state"] == "backing_off"
+    });
+    let error = &backing_off["last_error"];
+    let message = error["message"].as_str().expect("last_error.message");
+    assert!(
+        message.contains("trapped") && message.contains("panic-on-nth: reached record 0"),
+        "{backing_off}"
+    );
+    assert_rfc3339(error["time"].as_str().expect("last_error.time"));
+    assert_eq!(backing_off["counters"]["restarts"], 1, "{backing_off}");
+
+    wait_until("quiet is idle", Duration::from_secs(30), || {
+        plugin("quiet")["state"] == "idle"
+    });
+    assert_eq!(plugin("quiet")["last_error"], serde_json::Value::Null);
+
+    let mut given_up = serde_json::Value::Null;
+    wait_until("broken given up", Duration::from_secs(30), || {
+        given_up = plugin("broken");
+        given_up["state"] == "given_up"
+    });
+    let error = &given_up["last_error"];
+    let message = error["message"].as_str().expect("last_error.message");
+    assert!(
+        message.contains("giving up after 2 failures")
+            && message.contains("panic-on-nth: reached record 0"),
+        "{given_up}"
+    );
+    let time = error["time"].as_str().expect("last_error.time");
+    assert_rfc3339(time);
+    assert!(
+        time >= backing_off["last_error"]["time"].as_str().unwrap(),
+        "{time} is before the first failure"
+    );
+    let ready = http("GET", &format!("{base}/ready"), None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.json()["given_up"], serde_json::json!(["broken"]));
+    // The list says the same as the one plugin.
+    let list = http("GET", &format!("{base}/plugins"), None).json();
+    let listed = list["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["name"] == "broken")
+        .expect("broken listed")
+        .clone();
+    assert_eq!(listed["state"], "given_up");
+    assert_eq!(listed["last_error"], given_up["last_error"]);
+    // Not in a cluster: nothing to show there.
+    http("GET", &format!("{base}/cluster"), None).assert_json_error(404);
+
+    host.stop();
+    let summary = read_summary(&dir.path().join("summary.json"));
+    assert_eq!(
+        summary["plugins"]["broken"]["last_error"],
+        given_up["last_error"]
+    );
+    assert_eq!(summary["plugins"]["broken"]["gave_up"], true);
+}
+
+#[test]
+fn in_a_cluster_the_api_and_the_summary_show_this_hosts_assignment() {
+    let dir = Scratch::new("admin-cluster");
+    let port = free_port();
+    let group = unique_topic("admin-cluster-group");
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [checkpoints]\nstore = \"kafka\"\ntopic = \"{}\"\n\
+         [cluster]\ngroup = \"{group}\"\nsession_timeout_ms = 6000\nhost_id = \"solo\"\n\
+         [[source]]\nname = \"a\"\nwasm = \"{}\"\ntopic = \"{}\"\n[source.config]\nrate = 200\n\
+         [[source]]\nname = \"b\"\nwasm = \"{}\"\ntopic = \"{}\"\n[source.config]\nrate = 200\n",
+        brokers(),
+        unique_topic("admin-cluster-checkpoints"),
+        artifacts::DATAGEN,
+        unique_topic("admin-cluster-a"),
+        artifacts::DATAGEN,
+        unique_topic("admin-cluster-b"),
+    );
+    let path = dir.write("config.toml", &config);
+    let host = Host(Some(spawn_run(
+        &path,
+        &dir.path().join("summary.json"),
+        dir.path(),
+    )));
+    wait_for_log(dir.path(), "streamplug: joined cluster group");
+    let base = format!("http://127.0.0.1:{port}");
+
+    // The only host of its group: both sources are assigned to it.
+    let mut view = serde_json::Value::Null;
+    wait_until("both sources assigned", Duration::from_secs(60), || {
+        view = http("GET", &format!("{base}/cluster"), None).json();
+        view["assigned"] == serde_json::json!(["a", "b"])
+    });
+    assert_eq!(view["group"], group.as_str(), "{view}");
+    assert_eq!(view["host_id"], "solo", "{view}");
+    assert_eq!(view["sources_run"], serde_json::json!(["a", "b"]), "{view}");
+    let rebalances = view["rebalances"].as_u64().expect("rebalances");
+    assert!(rebalances >= 1, "{view}");
+    let plugins = http("GET", &format!("{base}/plugins"), None).json();
+    for p in plugins["plugins"].as_array().expect("plugins") {
+        assert_eq!(p["runs_here"], true, "{p}");
+    }
+    wait_until("a delivers", Duration::from_secs(30), || {
+        http("GET", &format!("{base}/plugins/a"), None).json()["counters"]["delivered"]
+            .as_u64()
+            .is_some_and(|d| d > 0)
+    });
+
+    host.stop();
+    let summary = read_summary(&dir.path().join("summary.json"));
+    let c = &summary["cluster"];
+    assert_eq!(c["group"], group.as_str(), "{summary}");
+    assert_eq!(c["host_id"], "solo");
+    assert_eq!(c["sources_run"], serde_json::json!(["a", "b"]));
+    // Leaving revokes both: one more rebalance than while it ran.
+    assert!(c["rebalances"].as_u64().unwrap() > rebalances, "{c}");
+}
+
+/// One plain status line of a source: `status <name> <state> <rate> rec/s
+/// <delivered> delivered <failed> failed <in flight> in flight`.
+#[derive(Debug, Clone, PartialEq)]
+struct StatusLine {
+    state: String,
+    rate: f64,
+    delivered: u64,
+    failed: u64,
+    in_flight: u64,
+}
+
+/// Every status line of source `name` in `log`, oldest first.
+fn status_lines(log: &str, name: &str) -> Vec<StatusLine> {
+    log.lines()
+        .filter_map(|l| l.split_once(" status ").map(|(_, rest)| rest))
+        .map(|rest| rest.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.first() == Some(&name))
+        .map(|w| {
+            assert_eq!(
+                (w.len(), w[3], w[5], w[7], &w[9..]),
+                (11, "rec/s", "delivered", "failed", &["in", "flight"][..]),
+                "{w:?}"
+            );
+            let n = |i: usize| w[i].parse::<u64>().unwrap_or_else(|_| panic!("{w:?}"));
+            StatusLine {
+                state: w[1].to_string(),
+                rate: w[2].parse().unwrap_or_else(|_| panic!("{w:?}")),
+                delivered: n(4),
+                failed: n(6),
+                in_flight: n(8),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_terminal_status_lines_are_logged_and_the_last_adds_up_with_the_summary() {
+    let dir = Scratch::new("status-lines");
+    let config = format!(
+        "[kafka]\nbrokers = \"{}\"\n\
+         [[source]]\nname = \"keeper\"\nwasm = \"{d}\"\ntopic = \"{}\"\n[source.config]\nrate = 20\n\
+         [[source]]\nname = \"counted\"\nwasm = \"{d}\"\ntopic = \"{}\"\n[source.config]\ncount = 5000\n\
+         [[source]]\nname = \"notjson\"\nwasm = \"{d}\"\ntopic = \"{}\"\nvalue_format = {{ type = \"json\" }}\n\
+         [source.config]\ncount = 100\n",
+        brokers(),
+        unique_topic("status-keeper"),
+        unique_topic("status-counted"),
+        unique_topic("status-notjson"),
+        d = artifacts::DATAGEN,
+    );
+    let path = dir.write("config.toml", &config);
+    let summary_path = dir.path().join("summary.json");
+    let err = std::fs::File::create(dir.path().join("stderr.log")).expect("log");
+    let child = streamplug_tests::streamplug()
+        .arg("run")
+        .arg(&path)
+        .arg("--summary-json")
+        .arg(&summary_path)
+        .args(["--status-every", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("streamplug");
+    let host = Host(Some(child));
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+
+    // `counted` and `notjson` finish; their lines stop changing.
+    wait_until(
+        "the finished sources' lines settle",
+        Duration::from_secs(60),
+        || {
+            let log = log();
+            ["counted", "notjson"].iter().all(|n| {
+                let lines = status_lines(&log, n);
+                lines.len() >= 2
+                    && lines[lines.len() - 1].state == "finished"
+                    && lines[lines.len() - 1] == lines[lines.len() - 2]
+            })
+        },
+    );
+    host.stop();
+    let summary = read_summary(&summary_path);
+    let log = log();
+
+    for (name, made) in [("counted", 5000), ("notjson", 100)] {
+        let lines = status_lines(&log, name);
+        let last = lines.last().expect("a status line");
+        let p = &summary["plugins"][name];
+        assert_eq!(
+            last.delivered,
+            p["delivered"].as_u64().unwrap(),
+            "{name}: {last:?}"
+        );
+        assert_eq!(
+            last.failed,
+            p["failed"].as_u64().unwrap(),
+            "{name}: {last:?}"
+        );
+        assert_eq!(last.in_flight, 0, "{name}: {last:?}");
+        assert_eq!(last.delivered + last.failed, made, "{name}: {last:?}");
+        assert_eq!(last.rate, 0.0, "{name}: finished, yet {last:?}");
+    }
+    assert_eq!(status_lines(&log, "notjson").last().unwrap().failed, 100);
+    // The one still running: its lines only grow, up to the summary's count.
+    let keeper = status_lines(&log, "keeper");
+    assert!(keeper.len() >= 2, "{keeper:?}");
+    assert!(keeper.windows(2).all(|w| w[0].delivered <= w[1].delivered));
+    assert!(
+        keeper
+            .iter()
+            .all(|l| l.state == "running" || l.state == "idle")
+    );
+    assert!(
+        keeper.last().unwrap().delivered
+            <= summary["plugins"]["keeper"]["delivered"].as_u64().unwrap()
+    );
 }

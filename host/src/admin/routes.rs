@@ -16,6 +16,7 @@ use super::AdminState;
 use super::auth::require_token;
 use super::reply::error;
 use crate::metrics::{self, Snapshot};
+use crate::plugin::World;
 use crate::supervisor::Supervisor;
 
 pub(crate) fn router(state: Arc<AdminState>) -> Router {
@@ -29,6 +30,7 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/plugins/{name}/resume", post(resume))
         .route("/reload", post(reload))
         .route("/config", get(config))
+        .route("/cluster", get(cluster))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -51,7 +53,7 @@ fn supervisor(state: &AdminState) -> Result<Arc<Supervisor>, Box<Response>> {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such path: see GET /metrics, /health, /ready, /plugins, /plugins/{name}, /config; POST /plugins/{name}/pause, /plugins/{name}/resume, /reload",
+        "no such path: see GET /metrics, /health, /ready, /plugins, /plugins/{name}, /config, /cluster; POST /plugins/{name}/pause, /plugins/{name}/resume, /reload",
     )
 }
 
@@ -71,6 +73,8 @@ async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
         plugins: sup.plugin_counters(),
         window_records: sup.window_records(),
         kafka: sup.kafka_stats(),
+        in_flight: sup.in_flight(),
+        commits: sup.checkpoint_commits(),
     };
     match metrics::render(snapshot) {
         Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
@@ -122,10 +126,13 @@ async fn ready(State(state): State<Arc<AdminState>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Every plugin: world, tenant, live hash, a source's state and what it
-/// has in flight, and its counters.
+/// Every plugin: world, tenant, live hash, state, last error, a source's
+/// records in flight, in a cluster whether this host runs it, and its
+/// counters.
 fn describe(sup: &Supervisor) -> Vec<Value> {
-    let sources = sup.sources();
+    let states = sup.plugin_states();
+    let in_flight = sup.in_flight();
+    let cluster = sup.cluster();
     sup.plugin_counters()
         .into_iter()
         .map(|(name, p)| {
@@ -134,16 +141,37 @@ fn describe(sup: &Supervisor) -> Vec<Value> {
                 "world": p.world.to_string(),
                 "tenant": p.tenant,
                 "hash": p.hash,
-                "counters": p,
+                "state": states.get(&name).map(|s| s.label()),
+                "last_error": p.last_error.clone(),
             });
-            if let Some(s) = sources.get(&name) {
-                v["state"] = json!(s.state);
-                v["in_flight_records"] = json!(s.in_flight_records);
-                v["in_flight_bytes"] = json!(s.in_flight_bytes);
+            if p.world == World::Source {
+                let (records, bytes) = in_flight.get(&name).copied().unwrap_or((0, 0));
+                v["in_flight_records"] = json!(records);
+                v["in_flight_bytes"] = json!(bytes);
+                if let Some(c) = &cluster {
+                    v["runs_here"] = json!(c.assigned.contains(&name));
+                }
             }
+            v["counters"] = json!(p);
             v
         })
         .collect()
+}
+
+/// In a cluster: the group, this host's id, the sources assigned to it
+/// now and every one it ran, and its rebalances.
+async fn cluster(State(state): State<Arc<AdminState>>) -> Response {
+    let sup = match supervisor(&state) {
+        Ok(s) => s,
+        Err(e) => return *e,
+    };
+    match sup.cluster() {
+        Some(view) => axum::Json(view).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "this host is not in a cluster (no [cluster] in its config)",
+        ),
+    }
 }
 
 async fn plugins(State(state): State<Arc<AdminState>>) -> Response {

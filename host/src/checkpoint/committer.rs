@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{CheckpointStore, CheckpointTracker};
 use crate::pipeline::Stop;
@@ -19,6 +19,17 @@ pub struct Committer {
 struct Inner {
     store: Box<dyn CheckpointStore>,
     sources: Mutex<HashMap<String, Arc<CheckpointTracker>>>,
+    /// Every source's commits so far (kept after its pipeline is drained).
+    commits: Mutex<HashMap<String, Commits>>,
+}
+
+/// A source's checkpoint commits, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Commits {
+    /// Checkpoints written to the store.
+    pub count: u64,
+    /// When the last one was.
+    pub last: SystemTime,
 }
 
 impl Inner {
@@ -37,6 +48,13 @@ impl Inner {
                 if let Some(t) = tracker {
                     t.set_committed(checkpoint, version);
                 }
+                let mut commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+                let c = commits.entry(name.to_string()).or_insert(Commits {
+                    count: 0,
+                    last: SystemTime::now(),
+                });
+                c.count += 1;
+                c.last = SystemTime::now();
             }
             // Retried at the next interval; the source resumes from an
             // older checkpoint if it never succeeds (duplicates, no loss).
@@ -67,6 +85,7 @@ impl Committer {
         let shared = Arc::new(Inner {
             store,
             sources: Mutex::new(HashMap::new()),
+            commits: Mutex::new(HashMap::new()),
         });
         let stop = Arc::new(Stop::default());
         let (s, st) = (shared.clone(), stop.clone());
@@ -96,6 +115,15 @@ impl Committer {
     /// Every source's committed checkpoint, read from the store now.
     pub fn load_all(&self) -> anyhow::Result<HashMap<String, Vec<u8>>> {
         self.shared.store.load_all()
+    }
+
+    /// Every source's checkpoint commits so far.
+    pub fn commits(&self) -> HashMap<String, Commits> {
+        self.shared
+            .commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Where the store is, for messages.

@@ -7,6 +7,6 @@ pub mod committer;
 pub mod store;
 pub mod tracker;
 
-pub use committer::Committer;
+pub use committer::{Commits, Committer};
 pub use store::{CheckpointStore, open_store};
 pub use tracker::CheckpointTracker;

@@ -92,7 +92,7 @@ impl Member {
                 );
             }
         }
-        supervisor.join_cluster()?;
+        supervisor.join_cluster(&group, &host)?;
         let mut driver = Driver {
             host: host.clone(),
             group: group.clone(),
@@ -204,12 +204,10 @@ impl Driver {
             }
         }
         self.leave_group();
-        ClusterSummary {
-            group: self.group,
-            host_id: self.host,
-            sources_run: self.consumer.context().sources_run(),
-            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
-        }
+        self.supervisor
+            .cluster()
+            .map(ClusterSummary::from)
+            .unwrap_or_default()
     }
 
     fn subscribe(&self) -> Result<()> {
@@ -294,7 +292,7 @@ impl Driver {
             digest: self.digest.clone(),
             digest_since_ms: self.since_ms,
             sources: self.supervisor.running(),
-            rebalances: self.consumer.context().rebalances.load(Ordering::Relaxed),
+            rebalances: self.supervisor.cluster().map_or(0, |c| c.rebalances),
             generation: generation::of(&self.consumer),
             stepped_aside: self.stepped_aside,
         };

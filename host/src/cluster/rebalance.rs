@@ -7,7 +7,6 @@
 //! it stopped; a newly assigned one starts from that checkpoint.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rdkafka::ClientContext;
@@ -18,12 +17,10 @@ use super::map::SourceMap;
 use crate::supervisor::Supervisor;
 
 pub struct Rebalancer {
+    /// Also counts the rebalances and remembers the sources assigned.
     supervisor: Arc<Supervisor>,
     /// The partitions this host owns now.
     owned: Mutex<BTreeSet<i32>>,
-    pub rebalances: AtomicU64,
-    /// Every source this host was assigned at some point.
-    ran: Mutex<BTreeSet<String>>,
 }
 
 impl Rebalancer {
@@ -31,8 +28,6 @@ impl Rebalancer {
         Self {
             supervisor,
             owned: Mutex::new(BTreeSet::new()),
-            rebalances: AtomicU64::new(0),
-            ran: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -49,17 +44,9 @@ impl Rebalancer {
     pub fn apply(&self) {
         let map = SourceMap::of(&self.supervisor.config());
         let names = map.sources(self.owned().iter());
-        self.ran
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(names.iter().cloned());
         if let Err(e) = self.supervisor.set_assigned(names) {
             tracing::error!("cannot start the sources assigned to this host: {e:#}");
         }
-    }
-
-    pub fn sources_run(&self) -> BTreeSet<String> {
-        self.ran.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn partitions(tpl: &TopicPartitionList) -> Vec<i32> {
@@ -73,7 +60,7 @@ impl ConsumerContext for Rebalancer {
     /// Before librdkafka releases revoked partitions: drain their sources.
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
-            self.rebalances.fetch_add(1, Ordering::Relaxed);
+            self.supervisor.rebalanced();
             let revoked = Self::partitions(tpl);
             self.owned().retain(|p| !revoked.contains(p));
             self.apply();
@@ -84,7 +71,7 @@ impl ConsumerContext for Rebalancer {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
-                self.rebalances.fetch_add(1, Ordering::Relaxed);
+                self.supervisor.rebalanced();
                 self.owned().extend(Self::partitions(tpl));
                 self.apply();
             }

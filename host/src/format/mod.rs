@@ -23,6 +23,7 @@ use streamplug_codec::{BatchReader, BatchWriter, RecordRef};
 use crate::config::{AvroInput, Format, SourceConfig, SubjectStrategy};
 use crate::producer::RecordSink;
 use crate::producer::dead_letter::Failed;
+use crate::stats::FailureKind;
 use avro::AvroSchema;
 use registry::{RegistryError, SchemaKind, SchemaRegistry};
 
@@ -209,7 +210,9 @@ impl Codecs {
                     bytes += write(&mut w, &record, k, v);
                     n += 1;
                 }
-                Err(cause) => sink.reject(failed(&record, topic), &cause),
+                Err(cause) => {
+                    sink.reject(failed(&record, topic), FailureKind::SchemaMismatch, &cause)
+                }
             }
         }
         Some((w.finish(), n, bytes))

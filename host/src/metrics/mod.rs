@@ -3,8 +3,9 @@
 //! from the counters the host keeps anyway (nothing is added to the hot
 //! path: a scrape reads the same atomics as the summary at exit).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
@@ -13,9 +14,10 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::checkpoint::Commits;
 use crate::latency::{BOUNDS, Latencies};
 use crate::producer::statistics::KafkaStats;
-use crate::stats::PluginSummary;
+use crate::stats::{FailureKind, PluginSummary};
 use crate::version::Versions;
 
 /// The content type of the exposition.
@@ -30,7 +32,14 @@ pub struct Snapshot {
     pub window_records: u64,
     /// The shared producer's latest librdkafka statistics.
     pub kafka: Option<KafkaStats>,
+    /// Records and bytes each running source has in flight.
+    pub in_flight: BTreeMap<String, (u64, u64)>,
+    /// Each source's checkpoint commits (with `[checkpoints]`).
+    pub commits: HashMap<String, Commits>,
 }
+
+/// The per-plugin labels: `plugin`, `world`, `tenant`.
+type Labels = [(&'static str, String); 3];
 
 /// One per-plugin counter: its name, help and how it is read.
 struct PluginCounter {
@@ -126,6 +135,30 @@ const PLUGIN_COUNTERS: &[PluginCounter] = &[
 /// A metric's name, its help text, and how to read it from a `T`.
 type Described<T, V> = (&'static str, &'static str, fn(&T) -> V);
 
+/// The per-plugin counters in seconds.
+const PLUGIN_SECONDS: &[Described<PluginSummary, f64>] = &[
+    (
+        "streamplug_quota_wait_seconds",
+        "Time the source waited on its quota (records/s, bytes/s, its tenant's).",
+        |p| p.waited_quota_seconds,
+    ),
+    (
+        "streamplug_in_flight_cap_wait_seconds",
+        "Time the source waited at its in-flight caps (max_in_flight_records/bytes).",
+        |p| p.waited_caps_seconds,
+    ),
+    (
+        "streamplug_window_wait_seconds",
+        "Time the source waited for its turn in the shared producer's window.",
+        |p| p.waited_window_seconds,
+    ),
+    (
+        "streamplug_plugin_call_seconds",
+        "Wall time inside the plugin's calls (stands for its CPU time; WASI waits included).",
+        |p| p.call_seconds,
+    ),
+];
+
 /// The tenant totals: the per-plugin counters summed per tenant.
 const TENANT_COUNTERS: &[Described<PluginSummary, u64>] = &[
     (
@@ -167,7 +200,7 @@ impl Collector for Snapshot {
         )?;
         ConstGauge::new(1i64).encode(m.encode_family(&build)?)?;
 
-        let labels: Vec<(String, [(&str, String); 3])> = self
+        let labels: Vec<(String, Labels)> = self
             .plugins
             .iter()
             .map(|(name, p)| {
@@ -221,6 +254,10 @@ impl Collector for Snapshot {
             ConstGauge::new(value).encode(m.encode_family(set)?)?;
         }
 
+        self.encode_failures(&labels, &mut encoder)?;
+        self.encode_usage(&labels, &mut encoder)?;
+        self.encode_sources(&labels, &mut encoder)?;
+
         let mut tenants: BTreeMap<&str, Vec<&PluginSummary>> = BTreeMap::new();
         for p in self.plugins.values() {
             if let Some(t) = &p.tenant {
@@ -245,6 +282,119 @@ impl Collector for Snapshot {
         ConstGauge::new(self.window_records as i64).encode(m)?;
         if let Some(k) = &self.kafka {
             encode_kafka(k, &mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
+impl Snapshot {
+    /// Failed records by kind: every kind for every plugin, zeros too, so
+    /// that the kinds sum to `streamplug_records_failed_total`.
+    fn encode_failures(
+        &self,
+        labels: &[(String, Labels)],
+        encoder: &mut DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let mut m = encoder.encode_descriptor(
+            "streamplug_record_failures",
+            "Records that will never reach Kafka, by kind of cause (the summary's failure_kinds).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (name, [plugin, world, tenant]) in labels {
+            let p = &self.plugins[name];
+            for kind in FailureKind::ALL {
+                let n = p.failure_kinds.get(kind.label()).copied().unwrap_or(0);
+                let set = [
+                    plugin.clone(),
+                    world.clone(),
+                    tenant.clone(),
+                    ("cause", kind.label().to_string()),
+                ];
+                ConstCounter::new(n).encode(m.encode_family(&set)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits, call time and linear memory, per plugin.
+    fn encode_usage(
+        &self,
+        labels: &[(String, Labels)],
+        encoder: &mut DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        for (name, help, read) in PLUGIN_SECONDS {
+            let mut m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (plugin, set) in labels {
+                ConstCounter::new(read(&self.plugins[plugin])).encode(m.encode_family(set)?)?;
+            }
+        }
+        let mut m = encoder.encode_descriptor(
+            "streamplug_plugin_memory_bytes",
+            "Linear memory of the plugin's live instances.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (plugin, set) in labels {
+            let value = self.plugins[plugin].memory_bytes as i64;
+            ConstGauge::new(value).encode(m.encode_family(set)?)?;
+        }
+        Ok(())
+    }
+
+    /// Per source: records and bytes in flight, checkpoint commits and the
+    /// age of the last one.
+    fn encode_sources(
+        &self,
+        labels: &[(String, Labels)],
+        encoder: &mut DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let sources: Vec<&(String, Labels)> = labels
+            .iter()
+            .filter(|(n, _)| self.plugins[n].world == crate::plugin::World::Source)
+            .collect();
+        let in_flight: [Described<(u64, u64), i64>; 2] = [
+            (
+                "streamplug_in_flight_records",
+                "Records the source handed to the producer that have no delivery report yet.",
+                |f| f.0 as i64,
+            ),
+            (
+                "streamplug_in_flight_bytes",
+                "Payload bytes of the source's records in flight.",
+                |f| f.1 as i64,
+            ),
+        ];
+        for (name, help, read) in in_flight {
+            let mut m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (plugin, set) in &sources {
+                let now = self.in_flight.get(plugin).copied().unwrap_or((0, 0));
+                ConstGauge::new(read(&now)).encode(m.encode_family(set)?)?;
+            }
+        }
+        let committed: Vec<(&Labels, Commits)> = sources
+            .iter()
+            .filter_map(|(p, set)| self.commits.get(p).map(|c| (set, *c)))
+            .collect();
+        let mut m = encoder.encode_descriptor(
+            "streamplug_checkpoint_commits",
+            "Checkpoints of the source written to the [checkpoints] store.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (set, c) in &committed {
+            ConstCounter::new(c.count).encode(m.encode_family(*set)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "streamplug_checkpoint_age_seconds",
+            "Time since the source's last checkpoint was written to the store.",
+            None,
+            MetricType::Gauge,
+        )?;
+        let now = SystemTime::now();
+        for (set, c) in &committed {
+            let age = now.duration_since(c.last).unwrap_or_default();
+            ConstGauge::new(age.as_secs_f64()).encode(m.encode_family(*set)?)?;
         }
         Ok(())
     }

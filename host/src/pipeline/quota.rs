@@ -3,7 +3,9 @@
 //! waits before handing records over: it is slowed down, nothing is dropped.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota as Gcra, RateLimiter};
@@ -36,8 +38,9 @@ impl Bucket {
         })
     }
 
-    /// Takes `cells`, waiting as long as needed. False if stopped meanwhile.
-    fn take(&self, mut cells: u64, stop: &Stop) -> bool {
+    /// Takes `cells`, waiting as long as needed (the time waited is added
+    /// to `waited`, in nanoseconds). False if stopped meanwhile.
+    fn take(&self, mut cells: u64, stop: &Stop, waited: &AtomicU64) -> bool {
         let clock = DefaultClock::default();
         while cells > 0 {
             let chunk = cells.min(u64::from(self.burst)) as u32;
@@ -47,7 +50,10 @@ impl Bucket {
             match self.limiter.check_n(n) {
                 Ok(Ok(())) => cells -= u64::from(chunk),
                 Ok(Err(not_until)) => {
-                    if stop.sleep(not_until.wait_time_from(clock.now())) {
+                    let since = Instant::now();
+                    let stopped = stop.sleep(not_until.wait_time_from(clock.now()));
+                    waited.fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+                    if stopped {
                         return false;
                     }
                 }
@@ -71,16 +77,20 @@ impl RateLimit {
         (records.is_some() || bytes.is_some()).then_some(Self { records, bytes })
     }
 
-    /// Waits until `records` records of `bytes` bytes may be handed over.
-    /// False if `stop` was raised while waiting (the caller hands them over
-    /// anyway: a quota slows records down, it never drops them).
-    pub fn admit(&self, records: u64, bytes: u64, stop: &Stop) -> bool {
-        let records_ok = self.records.as_ref().is_none_or(|b| b.take(records, stop));
+    /// Waits until `records` records of `bytes` bytes may be handed over,
+    /// adding the time waited to `waited` (nanoseconds). False if `stop`
+    /// was raised while waiting (the caller hands them over anyway: a quota
+    /// slows records down, it never drops them).
+    pub fn admit(&self, records: u64, bytes: u64, stop: &Stop, waited: &AtomicU64) -> bool {
+        let records_ok = self
+            .records
+            .as_ref()
+            .is_none_or(|b| b.take(records, stop, waited));
         records_ok
             && self
                 .bytes
                 .as_ref()
-                .is_none_or(|b| b.take(bytes.div_ceil(BYTE_UNIT), stop))
+                .is_none_or(|b| b.take(bytes.div_ceil(BYTE_UNIT), stop, waited))
     }
 }
 
@@ -105,8 +115,31 @@ impl QuotaSlot {
     }
 
     /// As [`RateLimit::admit`]; no limit admits at once.
-    pub fn admit(&self, records: u64, bytes: u64, stop: &Stop) -> bool {
+    pub fn admit(&self, records: u64, bytes: u64, stop: &Stop, waited: &AtomicU64) -> bool {
         let limit = self.limit.read().unwrap_or_else(|e| e.into_inner()).clone();
-        limit.is_none_or(|l| l.admit(records, bytes, stop))
+        limit.is_none_or(|l| l.admit(records, bytes, stop, waited))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_quota_that_holds_records_back_counts_time_waited() {
+        let stop = Stop::default();
+        let quota = |r| Quota {
+            records_per_second: r,
+            bytes_per_second: None,
+        };
+        let waited = AtomicU64::new(0);
+        // No quota: admitted at once, nothing waited.
+        assert!(QuotaSlot::new(&quota(None)).admit(1_000_000, 0, &stop, &waited));
+        assert_eq!(waited.load(Relaxed), 0);
+        // 1,000/s with a second's burst: the burst passes, the next 50 wait.
+        let slot = QuotaSlot::new(&quota(Some(1000)));
+        assert!(slot.admit(1000, 0, &stop, &waited));
+        assert!(slot.admit(50, 0, &stop, &waited));
+        assert!(waited.load(Relaxed) > 0);
     }
 }

@@ -22,7 +22,7 @@ use crate::format::registry::SchemaRegistry;
 use crate::plugin::{
     Interrupt, LoadedPlugin, PartitionerInstance, PluginError, SourceInstance, TransformInstance,
 };
-use crate::stats::PluginStats;
+use crate::stats::{Activity, PluginStats};
 
 /// Everything needed to (re)start one plugin.
 #[derive(Clone)]
@@ -77,6 +77,7 @@ macro_rules! startable {
                     resume,
                     Some(interrupt.clone()),
                     spec.registry.clone(),
+                    Some(spec.stats.usage().clone()),
                 )
             }
         }
@@ -222,6 +223,7 @@ impl<I: Startable> Stage<I> {
     /// version on trial is live for good.
     pub fn healthy(&mut self) {
         self.next_delay = self.backoff.initial;
+        self.spec.stats.set_activity(Activity::Running);
         if let Some(trial) = self.trial.take() {
             let latency = trial.requested.elapsed();
             tracing::info!(
@@ -251,6 +253,7 @@ impl<I: Startable> Stage<I> {
 
     fn give_up(&mut self, cause: String) {
         tracing::error!(plugin = &*self.spec.name, "plugin given up on: {cause}");
+        self.spec.stats.error(&cause);
         self.spec.stats.gave_up.store(true, Ordering::Relaxed);
         self.gave_up = Some(cause);
     }
@@ -282,6 +285,7 @@ impl<I: Startable> Stage<I> {
             );
             return stop.is_raised();
         }
+        self.spec.stats.error(&error.to_string());
         let now = self.running_time();
         self.failures.push_back(now);
         while self
@@ -308,6 +312,7 @@ impl<I: Startable> Stage<I> {
             "plugin failed: {error}; restarting in {} ms",
             delay.as_millis()
         );
+        self.spec.stats.set_activity(Activity::BackingOff);
         let stopped = stop.sleep(delay);
         self.waited += delay;
         stopped

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use streamplug_codec::{BatchReader, BatchWriter, HeaderIter, RecordRef};
 use wasmtime::Engine;
@@ -23,7 +23,7 @@ use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformI
 use crate::producer::admission::Ticket;
 use crate::producer::dead_letter::Failed;
 use crate::producer::{BatchToken, OpenRun, RecordSink, SharedProducer};
-use crate::stats::PluginStats;
+use crate::stats::{Activity, FailureKind, PluginStats};
 
 pub struct PipelineSpec {
     pub source: PluginSpec,
@@ -266,11 +266,13 @@ impl Pipeline {
             if self.report_deliveries() {
                 break;
             }
-            let Some(room) = self
-                .sink
-                .in_flight
-                .wait_for_room(u64::from(self.batch_size), &self.env.stop)
-            else {
+            let in_flight = &self.sink.in_flight;
+            let at_cap = (!in_flight.has_room()).then(Instant::now);
+            let room = in_flight.wait_for_room(u64::from(self.batch_size), &self.env.stop);
+            if let Some(since) = at_cap {
+                PluginStats::waited(&stats.waited_caps_ns, since);
+            }
+            let Some(room) = room else {
                 break;
             };
             let max_bytes = self.byte_budget();
@@ -305,7 +307,8 @@ impl Pipeline {
                             if let Transformed::Batch(out, n, bytes) = self.encode(transformed) {
                                 for quota in &self.quotas {
                                     // Stopped while throttled: hand over anyway.
-                                    quota.admit(u64::from(n), bytes, &self.env.stop);
+                                    let waited = &stats.waited_quota_ns;
+                                    quota.admit(u64::from(n), bytes, &self.env.stop, waited);
                                 }
                                 self.produce(&out, &token);
                             }
@@ -331,6 +334,7 @@ impl Pipeline {
                 }
                 Ok(PollResult::Idle(ms)) => {
                     self.source.healthy();
+                    stats.set_activity(Activity::Idle);
                     let wait = if ms == 0 {
                         self.env.idle
                     } else {
@@ -343,7 +347,7 @@ impl Pipeline {
                     break;
                 }
                 Err(PluginError::Returned(msg)) => {
-                    PluginStats::add(&stats.errors, 1);
+                    stats.returned_error(&format!("poll returned an error: {msg}"));
                     tracing::warn!(plugin = &*name, "poll returned an error: {msg}");
                     self.env.stop.sleep(self.env.backoff.initial);
                 }
@@ -470,9 +474,9 @@ impl Pipeline {
                         }
                     },
                     Err(PluginError::Returned(msg)) => {
-                        PluginStats::add(&stats.errors, 1);
                         let cause =
                             format!("transform `{}` returned an error: {msg}", stage.spec.name);
+                        stats.returned_error(&cause);
                         tracing::warn!(plugin = &*stage.spec.name, "{cause}");
                         reject_batch(&self.sink, &self.topic, &batch, &cause);
                         return Transformed::Gone;
@@ -541,6 +545,11 @@ impl Pipeline {
                         value_too_large: refused.too_large,
                         ..failed(&record, topic)
                     },
+                    if refused.too_large {
+                        FailureKind::OverCap
+                    } else {
+                        FailureKind::ProducerRefused
+                    },
                     &refused.cause,
                 ),
             }
@@ -562,15 +571,22 @@ impl Pipeline {
     /// are handed over regardless.)
     fn open_run(&mut self, token: &Arc<BatchToken>, left: u64) -> OpenRun {
         let stop = &self.env.stop;
+        let stats = &self.sink.stats;
+        // Only this thread adds to its records in flight: room now is room
+        // when the wait begins.
+        let at_cap = (!self.sink.in_flight.has_room()).then(Instant::now);
         let (mut records, bytes) = self
             .sink
             .in_flight
             .wait_for_space(stop)
             .unwrap_or((u64::MAX, u64::MAX));
+        if let Some(since) = at_cap {
+            PluginStats::waited(&stats.waited_caps_ns, since);
+        }
         if let Some(gate) = &self.sink.admission {
             if self.credit == 0 {
                 self.credit = gate
-                    .acquire(self.ticket, left, stop)
+                    .acquire(self.ticket, left, stop, &stats.waited_window_ns)
                     .unwrap_or_else(|| gate.reserve(left));
             }
             records = records.min(self.credit);
@@ -602,6 +618,7 @@ impl Pipeline {
                     value_too_large: true,
                     ..failed(record, self.topic.as_str())
                 },
+                FailureKind::OverCap,
                 &format!("record of {size} bytes is over max_record_bytes ({limit})"),
             );
             return None;
@@ -614,6 +631,7 @@ impl Pipeline {
         let Some(count) = count else {
             sink.reject(
                 failed(record, topic),
+                FailureKind::InvalidRoute,
                 &format!("topic `{topic}` is not one this pipeline may produce to"),
             );
             return None;
@@ -622,6 +640,7 @@ impl Pipeline {
             (Some(p), _) if p < 0 || p as u32 >= count => {
                 sink.reject(
                     failed(record, topic),
+                    FailureKind::InvalidRoute,
                     &format!("record asks for partition {p}, topic `{topic}` has {count}"),
                 );
                 return None;
@@ -630,6 +649,7 @@ impl Pipeline {
             (None, Some(p)) if p >= count => {
                 sink.reject(
                     failed(record, topic),
+                    FailureKind::InvalidRoute,
                     &format!("partitioner chose partition {p}, topic `{topic}` has {count}"),
                 );
                 return None;
@@ -711,11 +731,10 @@ impl Pipeline {
                         stage.fail(&e, &self.env.stop);
                     }
                     Err(PluginError::Returned(msg)) => {
-                        PluginStats::add(&stage.spec.stats.errors, 1);
-                        return Err(format!(
-                            "partitioner `{}` returned an error: {msg}",
-                            stage.spec.name
-                        ));
+                        let cause =
+                            format!("partitioner `{}` returned an error: {msg}", stage.spec.name);
+                        stage.spec.stats.returned_error(&cause);
+                        return Err(cause);
                     }
                     Err(e) => {
                         stage.fail(&e, &self.env.stop);
@@ -748,7 +767,7 @@ fn reject_batch(sink: &RecordSink, topic: &str, batch: &[u8], cause: &str) {
         return;
     };
     for record in reader.flatten() {
-        sink.reject(failed(&record, topic), cause);
+        sink.reject(failed(&record, topic), FailureKind::PluginError, cause);
     }
 }
 

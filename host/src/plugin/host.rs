@@ -117,6 +117,8 @@ impl HostState {
                 cap: memory_cap,
                 denied: None,
                 peak: 0,
+                held: 0,
+                usage: Arc::default(),
             },
             recent_stderr,
             call_deadline: None,
@@ -279,12 +281,22 @@ pub struct MemoryLimiter {
     pub denied: Option<usize>,
     /// The largest linear memory granted so far (`streamplug test` reports it).
     pub peak: usize,
+    /// Linear memory this instance holds now (all its memories), added to
+    /// `usage` as it grows and taken off when the instance is dropped.
+    held: usize,
+    pub usage: Arc<super::Usage>,
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.usage.released(self.held);
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -293,6 +305,10 @@ impl ResourceLimiter for MemoryLimiter {
             return Ok(false);
         }
         self.peak = self.peak.max(desired);
+        // Also called when a memory is created (`current` 0).
+        let grown = desired.saturating_sub(current);
+        self.held += grown;
+        self.usage.grew(grown);
         Ok(true)
     }
 

@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod logs;
 pub mod sandbox;
 pub mod schema_registry;
+mod usage;
 mod waits;
 
 pub use bindings::Contract;
@@ -18,3 +19,4 @@ pub use component::{LoadedPlugin, Loader, World, linker, load};
 pub use interrupt::Interrupt;
 pub use logs::PluginLog;
 pub use sandbox::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
+pub use usage::Usage;

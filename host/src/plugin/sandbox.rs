@@ -23,6 +23,7 @@ use super::component::{LoadedPlugin, Template};
 use super::host::{HostState, MAX_HOST_RESOURCES};
 use super::interrupt::Interrupt;
 use super::logs::PluginLog;
+use super::usage::Usage;
 use super::waits::WaitEnded;
 use crate::config::{Capabilities, PluginLimits};
 use crate::engine::deadline_ticks;
@@ -65,6 +66,7 @@ impl Sandbox {
         capabilities: &Capabilities,
         interrupt: Option<Arc<Interrupt>>,
         registry: Option<Arc<SchemaRegistry>>,
+        usage: Option<Arc<Usage>>,
     ) -> Result<Self, PluginError> {
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let mut state = HostState::new(log, memory_cap, capabilities)
@@ -73,6 +75,9 @@ impl Sandbox {
             state.interrupt = interrupt;
         }
         state.registry = registry;
+        if let Some(usage) = usage {
+            state.limiter.usage = usage;
+        }
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -104,7 +109,9 @@ impl Sandbox {
             Ok(Err(msg)) => Err(PluginError::Returned(msg)),
             Err(e) => Err(self.failure(&e)),
         };
-        self.keep_to_cpu_budget(started.elapsed());
+        let spent = started.elapsed();
+        self.store.data().limiter.usage.called(spent);
+        self.keep_to_cpu_budget(spent);
         outcome
     }
 
@@ -226,11 +233,12 @@ macro_rules! plugin_instance {
                 config: &Vec<(String, String)>,
                 resume: Option<&Vec<u8>>,
             ) -> Result<Self, PluginError> {
-                Self::start_with(engine, plugin, log, limits, capabilities, config, resume, None, None)
+                Self::start_with(engine, plugin, log, limits, capabilities, config, resume, None, None, None)
             }
 
-            /// As `start`, with an interrupt that lets blocking waits go, and
-            /// the schema registry its `schema-registry` import asks.
+            /// As `start`, with an interrupt that lets blocking waits go, the
+            /// schema registry its `schema-registry` import asks, and what
+            /// its call time and memory are added to.
             #[allow(clippy::too_many_arguments)]
             pub fn start_with(
                 engine: &Engine,
@@ -242,6 +250,7 @@ macro_rules! plugin_instance {
                 resume: Option<&Vec<u8>>,
                 interrupt: Option<Arc<Interrupt>>,
                 registry: Option<Arc<SchemaRegistry>>,
+                usage: Option<Arc<Usage>>,
             ) -> Result<Self, PluginError> {
                 let Template::$variant(pre) = &plugin.template else {
                     return Err(PluginError::Failed(format!(
@@ -251,7 +260,7 @@ macro_rules! plugin_instance {
                         $world
                     )));
                 };
-                let mut sandbox = Sandbox::new(engine, log, limits, capabilities, interrupt, registry)?;
+                let mut sandbox = Sandbox::new(engine, log, limits, capabilities, interrupt, registry, usage)?;
                 let bindings = sandbox.instantiate(|s| pre.instantiate(s))?;
                 let $b = &bindings;
                 let $config = config;

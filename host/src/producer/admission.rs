@@ -13,9 +13,9 @@
 //! state is touched once per quantum, not once per record.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::pipeline::stop::Stop;
 
@@ -67,13 +67,27 @@ impl Admission {
     /// Reserves room for up to `want` records (at most one turn's worth) and
     /// returns how many were granted. Waits its turn while the window is
     /// full; `None` if `stop` was raised meanwhile.
-    pub fn acquire(&self, ticket: Ticket, want: u64, stop: &Stop) -> Option<u64> {
+    /// Time spent in line is added to `waited` (nanoseconds).
+    pub fn acquire(
+        &self,
+        ticket: Ticket,
+        want: u64,
+        stop: &Stop,
+        waited: &AtomicU64,
+    ) -> Option<u64> {
         let n = want.clamp(1, ticket.quantum);
         // Nobody in line: no turn to respect.
         if self.waiting.load(SeqCst) == 0 && self.has_room() {
             self.records.fetch_add(n, SeqCst);
             return Some(n);
         }
+        let since = Instant::now();
+        let granted = self.wait_in_line(ticket, n, stop);
+        waited.fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+        granted
+    }
+
+    fn wait_in_line(&self, ticket: Ticket, n: u64, stop: &Stop) -> Option<u64> {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         line.push_back(ticket.id);
         self.waiting.fetch_add(1, SeqCst);
@@ -152,7 +166,10 @@ mod tests {
         let granted: Arc<Vec<AtomicU64>> = Arc::new(weights.iter().map(|_| 0.into()).collect());
         let done = Arc::new(AtomicBool::new(false));
         // Hold the window so that every source has to queue.
-        assert_eq!(gate.acquire(gate.ticket(1), 1, &stop), Some(1));
+        assert_eq!(
+            gate.acquire(gate.ticket(1), 1, &stop, &AtomicU64::new(0)),
+            Some(1)
+        );
         let threads: Vec<_> = weights
             .iter()
             .enumerate()
@@ -162,7 +179,8 @@ mod tests {
                 std::thread::spawn(move || {
                     let ticket = gate.ticket(w);
                     while !done.load(SeqCst) {
-                        let Some(n) = gate.acquire(ticket, u64::MAX, &stop) else {
+                        let Some(n) = gate.acquire(ticket, u64::MAX, &stop, &AtomicU64::new(0))
+                        else {
                             break;
                         };
                         granted[i].fetch_add(n, SeqCst);
@@ -206,14 +224,20 @@ mod tests {
         let gate = Admission::new(100, 1000);
         let stop = Stop::default();
         let t = gate.ticket(2);
-        assert_eq!(gate.acquire(t, 500, &stop), Some(2 * QUANTUM));
+        assert_eq!(
+            gate.acquire(t, 500, &stop, &AtomicU64::new(0)),
+            Some(2 * QUANTUM)
+        );
         assert_eq!(gate.records(), 128);
         gate.add_bytes(2000);
         // Over both caps now: a waiter gives up when stopped.
         stop.raise();
-        assert_eq!(gate.acquire(gate.ticket(1), 1, &stop), None);
+        assert_eq!(
+            gate.acquire(gate.ticket(1), 1, &stop, &AtomicU64::new(0)),
+            None
+        );
         gate.release(128, 2000);
         assert_eq!(gate.records(), 0);
-        assert_eq!(gate.acquire(t, 10, &stop), Some(10));
+        assert_eq!(gate.acquire(t, 10, &stop, &AtomicU64::new(0)), Some(10));
     }
 }

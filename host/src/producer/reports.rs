@@ -27,6 +27,7 @@ use super::connection::ConnectionLog;
 use super::dead_letter::Failed;
 use super::handover::{failed, observe, settle_reports};
 use super::statistics::{KafkaStats, StatsCell};
+use crate::stats::FailureKind;
 
 /// The producer's context: errors to the connection log, reports to their
 /// runs.
@@ -338,8 +339,10 @@ impl<'a> Report<'a> {
                 headers: headers.iter().map(|(k, v)| (&**k, *v)),
             };
             let name = self.error_name();
+            let kind = FailureKind::of_kafka(self.0.err.into());
             sink.reject(
                 failed,
+                kind,
                 &format!("refused by Kafka for topic `{topic}`: {name}: {error}"),
             );
         }

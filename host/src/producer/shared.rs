@@ -19,7 +19,7 @@ use super::inflight::InFlight;
 use super::reports::{DeliveryRouter, ReportThread};
 use super::transactional::TxnOutcome;
 use crate::checkpoint::CheckpointTracker;
-use crate::stats::PluginStats;
+use crate::stats::{FailureKind, PluginStats};
 
 /// Where delivery reports of one source's records go.
 pub struct RecordSink {
@@ -59,9 +59,10 @@ impl RecordSink {
     pub fn reject<'a, H: Iterator<Item = (&'a str, &'a [u8])>>(
         &self,
         failed: Failed<'a, H>,
+        kind: FailureKind,
         cause: &str,
     ) {
-        self.stats.fail(1, cause);
+        self.stats.fail(1, kind, cause);
         if let Some(dl) = &self.dead_letter {
             dl.submit(failed, cause);
         }

@@ -38,13 +38,15 @@ pub fn run_until(config: &Config, stop: Arc<Stop>, on_signals: bool) -> Result<S
 
 /// As [`run`], showing the sources' status while running unless `quiet`
 /// (see [`crate::status`]).
-pub fn run_shown(config: &Config, quiet: bool) -> Result<Summary> {
+/// `status`: how often plain status lines are logged when stderr is not a
+/// terminal; `None` (`--quiet`) shows no status at all.
+pub fn run_shown(config: &Config, status: Option<Duration>) -> Result<Summary> {
     run_showing(
         config,
         Arc::new(Stop::default()),
         Arc::new(Controls::default()),
         true,
-        !quiet,
+        status,
     )
 }
 
@@ -55,7 +57,7 @@ pub fn run_with(
     controls: Arc<Controls>,
     on_signals: bool,
 ) -> Result<Summary> {
-    run_showing(config, stop, controls, on_signals, false)
+    run_showing(config, stop, controls, on_signals, None)
 }
 
 fn run_showing(
@@ -63,7 +65,7 @@ fn run_showing(
     stop: Arc<Stop>,
     controls: Arc<Controls>,
     on_signals: bool,
-    show_status: bool,
+    status_every: Option<Duration>,
 ) -> Result<Summary> {
     let started = Instant::now();
     let async_rt = tokio::runtime::Builder::new_multi_thread()
@@ -103,11 +105,10 @@ fn run_showing(
         .map(|a| crate::admin::start(async_rt.handle(), a, &supervisor, controls.clone()))
         .transpose()?;
     let member = start(config, &supervisor, &kafka.client)?;
-    let status = if show_status {
-        Some(LiveStatus::start(&supervisor).context("cannot start the status display")?)
-    } else {
-        None
-    };
+    let status = status_every
+        .map(|every| LiveStatus::start(&supervisor, every))
+        .transpose()
+        .context("cannot start the status display")?;
 
     let mut reloader = Reloader::new(config, plugins, loader, &controls)?;
     // Until every source has finished or a stop is raised: apply reloads.

@@ -23,11 +23,12 @@
 
 mod handle;
 mod launch;
+mod membership;
 mod resources;
 mod resume;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -36,9 +37,11 @@ use crate::config::Config;
 use crate::config::diff::Plan;
 use crate::pipeline::SwapRequest;
 use crate::plugin::{LoadedPlugin, World};
+use crate::producer::RecordSink;
 use crate::producer::topics::{self, Topics};
-use crate::stats::{PluginSummary, Summary};
+use crate::stats::{Activity, PluginSummary, Summary};
 pub use handle::PipelineHandle;
+pub use membership::ClusterView;
 pub use resources::Resources;
 
 /// Loaded plugins by name: the version each new pipeline starts with.
@@ -47,6 +50,10 @@ pub type Plugins = HashMap<String, Arc<LoadedPlugin>>;
 pub struct Supervisor {
     resources: Resources,
     state: Mutex<State>,
+    /// Each running source's record sink, for its records in flight: read
+    /// without the state's lock, which a drain holds while it waits.
+    sinks: Mutex<BTreeMap<String, Weak<RecordSink>>>,
+    membership: membership::Membership,
 }
 
 struct State {
@@ -65,11 +72,17 @@ struct State {
     drained: HashMap<String, Option<Vec<u8>>>,
 }
 
-/// What a source is doing, for operators.
+/// What a plugin is doing, for operators. A transform or partitioner is
+/// `running`, `backing_off`, `given_up` or (when no running pipeline uses
+/// it) `stopped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceState {
     Running,
+    /// Its last poll said it had nothing to give; it waits to poll again.
+    Idle,
+    /// It failed and waits out the restart backoff.
+    BackingOff,
     Paused,
     /// Stopped for good after failing repeatedly, or refusing its config.
     GivenUp,
@@ -77,6 +90,31 @@ pub enum SourceState {
     /// In a cluster: another host runs it.
     NotAssigned,
     Stopped,
+}
+
+impl SourceState {
+    /// The name the API and the status lines show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Idle => "idle",
+            Self::BackingOff => "backing_off",
+            Self::Paused => "paused",
+            Self::GivenUp => "given_up",
+            Self::Finished => "finished",
+            Self::NotAssigned => "not_assigned",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// A live pipeline's plugin, by what the pipeline last said.
+    fn live(activity: Option<Activity>) -> Self {
+        match activity {
+            Some(Activity::Idle) => Self::Idle,
+            Some(Activity::BackingOff) => Self::BackingOff,
+            _ => Self::Running,
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -136,6 +174,8 @@ impl Supervisor {
                 assigned: None,
                 drained: HashMap::new(),
             }),
+            sinks: Mutex::new(BTreeMap::new()),
+            membership: membership::Membership::default(),
         }
     }
 
@@ -247,10 +287,21 @@ impl Supervisor {
         Ok(())
     }
 
-    /// In a cluster: this host runs only the sources assigned to it (none
-    /// until the first assignment).
-    pub fn join_cluster(&self) -> Result<()> {
+    /// In a cluster: this host (`host_id` in `group`) runs only the
+    /// sources assigned to it (none until the first assignment).
+    pub fn join_cluster(&self, group: &str, host_id: &str) -> Result<()> {
+        self.membership.join(group, host_id);
         self.set_assigned(BTreeSet::new())
+    }
+
+    /// In a cluster: the group moved partitions to or from this host.
+    pub fn rebalanced(&self) {
+        self.membership.rebalanced();
+    }
+
+    /// This host's part in its cluster now; `None` outside one.
+    pub fn cluster(&self) -> Option<ClusterView> {
+        self.membership.view()
     }
 
     /// In a cluster: the sources assigned to this host now. Those no longer
@@ -258,6 +309,7 @@ impl Supervisor {
     /// their next owner resumes where they stopped; newly assigned ones
     /// start from their committed checkpoints.
     pub fn set_assigned(&self, names: BTreeSet<String>) -> Result<()> {
+        self.membership.assigned(&names);
         let mut st = self.state();
         st.assigned = Some(names);
         self.reconcile(&mut st, &[])
@@ -303,6 +355,27 @@ impl Supervisor {
         self.resources.producer.client().context().statistics.get()
     }
 
+    /// Records and bytes each source has in flight now (handed to the
+    /// producer, not yet reported). Never waits for a drain.
+    pub fn in_flight(&self) -> BTreeMap<String, (u64, u64)> {
+        self.sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, sink)| {
+                let now = sink
+                    .upgrade()
+                    .map_or((0, 0), |s| (s.in_flight.records(), s.in_flight.bytes()));
+                (name.clone(), now)
+            })
+            .collect()
+    }
+
+    /// Every source's checkpoint commits so far (none without `[checkpoints]`).
+    pub fn checkpoint_commits(&self) -> HashMap<String, crate::checkpoint::Commits> {
+        self.resources.checkpoint_commits()
+    }
+
     /// Records in the shared producer's window now (all sources).
     pub fn window_records(&self) -> u64 {
         self.resources.admission.records()
@@ -313,6 +386,7 @@ impl Supervisor {
     pub fn sources(&self) -> BTreeMap<String, SourceStatus> {
         let st = self.state();
         let counters = self.plugin_counters();
+        let activities = self.resources.stats().activities();
         let gave_up = |name: &str| counters.get(name).is_some_and(|p| p.gave_up);
         st.config
             .sources
@@ -321,7 +395,7 @@ impl Supervisor {
                 let name = s.name.get_ref();
                 let running = st.running.get(name);
                 let state = match running {
-                    Some(p) if !p.is_finished() => SourceState::Running,
+                    Some(p) if !p.is_finished() => SourceState::live(activities.get(name).copied()),
                     _ if st.paused.contains(name) => SourceState::Paused,
                     _ if gave_up(name) => SourceState::GivenUp,
                     Some(_) => SourceState::Finished,
@@ -340,6 +414,35 @@ impl Supervisor {
                 (name.clone(), status)
             })
             .collect()
+    }
+
+    /// What every plugin is doing now: a source as in [`Self::sources`]; a
+    /// transform or partitioner given up on, or else as the running
+    /// pipelines that use it last said, or stopped if none does.
+    pub fn plugin_states(&self) -> BTreeMap<String, SourceState> {
+        let mut states: BTreeMap<String, SourceState> = self
+            .sources()
+            .into_iter()
+            .map(|(n, s)| (n, s.state))
+            .collect();
+        let activities = self.resources.stats().activities();
+        let counters = self.plugin_counters();
+        let st = self.state();
+        for (name, p) in counters.iter().filter(|(_, p)| p.world != World::Source) {
+            let used = st
+                .running
+                .values()
+                .any(|r| r.runs(name) && !r.is_finished());
+            let state = if p.gave_up {
+                SourceState::GivenUp
+            } else if used {
+                SourceState::live(activities.get(name).copied())
+            } else {
+                SourceState::Stopped
+            };
+            states.insert(name.clone(), state);
+        }
+        states
     }
 
     /// The sources whose pipelines run now.
@@ -464,6 +567,10 @@ impl Supervisor {
                 }
             };
             let pipeline = launch::start(&self.resources, &st.config, &st.plugins, source, resume)?;
+            self.sinks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), Arc::downgrade(&pipeline.sink));
             st.running.insert(name.clone(), pipeline);
         }
         Ok(())

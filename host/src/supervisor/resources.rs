@@ -129,6 +129,14 @@ impl Resources {
         }
     }
 
+    /// Every source's checkpoint commits so far (none without `[checkpoints]`).
+    pub fn checkpoint_commits(&self) -> HashMap<String, crate::checkpoint::Commits> {
+        self.resume
+            .as_ref()
+            .map(|r| r.commits())
+            .unwrap_or_default()
+    }
+
     /// After a drain: commits `name`'s last acknowledged checkpoint.
     pub fn commit_final(&self, name: &str) {
         if let Some(r) = &self.resume {

@@ -93,6 +93,11 @@ impl Resume {
         self.committer.register(name, tracker);
     }
 
+    /// Every source's checkpoint commits so far.
+    pub fn commits(&self) -> HashMap<String, checkpoint::Commits> {
+        self.committer.commits()
+    }
+
     /// Commits `name`'s last acknowledged checkpoint now (its pipeline was
     /// drained) and stops tracking it.
     pub fn commit_final(&self, name: &str) {

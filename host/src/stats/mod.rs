@@ -1,14 +1,20 @@
 //! Per-plugin counters, updated lock-free on the hot path and read for the
 //! summary at exit.
 
+mod activity;
+mod failure;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::Serialize;
 
+pub use activity::{Activity, LastError};
+pub use failure::FailureKind;
+
 use crate::latency::{Latencies, LatencyHistogram};
-use crate::plugin::{PluginLog, World};
+use crate::plugin::{PluginLog, Usage, World};
 
 /// The counters of one plugin. Sources count what they made and what became
 /// of it; transforms count what passed through them.
@@ -51,6 +57,18 @@ pub struct PluginStats {
     /// A source's delivery latency: batch made -> broker acknowledgement.
     pub latency: LatencyHistogram,
     failures: Mutex<BTreeMap<String, u64>>,
+    /// Failed records by kind (indexed by [`FailureKind::index`]).
+    failure_kinds: [AtomicU64; FailureKind::ALL.len()],
+    /// Nanoseconds a source waited on its quota, its in-flight caps, and
+    /// its turn in the producer's shared window.
+    pub waited_quota_ns: AtomicU64,
+    pub waited_caps_ns: AtomicU64,
+    pub waited_window_ns: AtomicU64,
+    /// Time inside the plugin's calls and its instances' linear memory.
+    usage: std::sync::Arc<Usage>,
+    /// What its pipeline is doing with it now.
+    activity: activity::ActivityCell,
+    last_error: Mutex<Option<LastError>>,
     /// Aborted transactions by cause.
     aborts: Mutex<BTreeMap<String, u64>>,
     versions: Mutex<Versions>,
@@ -101,9 +119,16 @@ impl PluginStats {
         }
     }
 
-    /// Counts `n` records as failed, for `cause`; each new cause is logged once.
-    pub fn fail(&self, n: u64, cause: &str) {
+    /// Adds the time since `since` to `counter` (one of the `waited_*`).
+    pub fn waited(counter: &AtomicU64, since: std::time::Instant) {
+        counter.fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+    }
+
+    /// Counts `n` records as failed, of `kind`, for `cause`; each new cause
+    /// is logged once.
+    pub fn fail(&self, n: u64, kind: FailureKind, cause: &str) {
         self.failed.fetch_add(n, Relaxed);
+        self.failure_kinds[kind.index()].fetch_add(n, Relaxed);
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         match f.get_mut(cause) {
             Some(count) => *count += n,
@@ -117,6 +142,31 @@ impl PluginStats {
     /// The plugin's log: every instance of the plugin writes through it.
     pub fn log(&self) -> &std::sync::Arc<PluginLog> {
         &self.log
+    }
+
+    pub fn set_activity(&self, a: Activity) {
+        self.activity.set(a);
+    }
+
+    pub fn activity(&self) -> Activity {
+        self.activity.get()
+    }
+
+    /// Remembers `message` as the plugin's last error, with the time now.
+    pub fn error(&self, message: &str) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastError::now(message));
+    }
+
+    /// The plugin returned an error (it keeps running): counted, and kept
+    /// as its last error.
+    pub fn returned_error(&self, message: &str) {
+        self.errors.fetch_add(1, Relaxed);
+        self.error(message);
+    }
+
+    /// What every instance of the plugin adds its call time and memory to.
+    pub fn usage(&self) -> &std::sync::Arc<Usage> {
+        &self.usage
     }
 
     fn versions(&self) -> std::sync::MutexGuard<'_, Versions> {
@@ -204,6 +254,26 @@ impl PluginStats {
             transactions: self.transactions.load(Relaxed),
             aborted: self.aborted.load(Relaxed),
             log_lines_dropped: self.log.dropped(),
+            failure_kinds: FailureKind::ALL
+                .iter()
+                .map(|k| {
+                    (
+                        k.label().to_string(),
+                        self.failure_kinds[k.index()].load(Relaxed),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            waited_quota_seconds: seconds_of(&self.waited_quota_ns),
+            waited_caps_seconds: seconds_of(&self.waited_caps_ns),
+            waited_window_seconds: seconds_of(&self.waited_window_ns),
+            call_seconds: self.usage.call_seconds(),
+            memory_bytes: self.usage.memory_bytes(),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             latency: self.latency.snapshot(),
             aborts: self
                 .aborts
@@ -217,6 +287,10 @@ impl PluginStats {
                 .clone(),
         }
     }
+}
+
+fn seconds_of(nanos: &AtomicU64) -> f64 {
+    nanos.load(Relaxed) as f64 / 1e9
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -266,6 +340,26 @@ pub struct PluginSummary {
     pub aborts: BTreeMap<String, u64>,
     /// Failed records by cause.
     pub failures: BTreeMap<String, u64>,
+    /// Failed records by kind ([`FailureKind::label`]), kinds with none left out.
+    #[serde(default)]
+    pub failure_kinds: BTreeMap<String, u64>,
+    /// Seconds a source waited on its quota, on its in-flight caps and for
+    /// its turn in the producer's shared window.
+    #[serde(default)]
+    pub waited_quota_seconds: f64,
+    #[serde(default)]
+    pub waited_caps_seconds: f64,
+    #[serde(default)]
+    pub waited_window_seconds: f64,
+    /// Wall time inside the plugin's calls, in seconds.
+    #[serde(default)]
+    pub call_seconds: f64,
+    /// Linear memory of the plugin's live instances now, in bytes.
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// The last error the plugin met, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -326,6 +420,14 @@ impl StatsRegistry {
     /// A config reload that was refused, and why.
     pub fn config_refused(&mut self, cause: &str) {
         self.config_refused.push(cause.to_string());
+    }
+
+    /// What each plugin's pipeline is doing with it now, by name.
+    pub fn activities(&self) -> BTreeMap<String, Activity> {
+        self.entries
+            .iter()
+            .map(|(n, _, s)| (n.clone(), s.activity()))
+            .collect()
     }
 
     /// Every plugin's counters now, by name.
