@@ -88,9 +88,10 @@ func Leave() {
 	metrics.Read(allocs)
 	if now := allocs[0].Value.Uint64(); now-lastCollected >= collectEvery {
 		runtime.GC()
-		// The collection asked every goroutine to stop at its next function
-		// entry, this one included: yield now, or that stop would come in the
-		// next cabi_realloc and run the scheduler there.
+		// A collection may leave a stop request on this goroutine, served at
+		// a function entry by the scheduler: yield here so that it cannot be
+		// served in the next cabi_realloc. (Defensive: the tests did not
+		// trap without it.)
 		runtime.Gosched()
 		lastCollected = now
 	}
