@@ -20,6 +20,7 @@ examples=(
     "go-partition-by-field go partitioner sdk-go/examples/partition_by_field/main.go"
     "go-panic-on-call go partitioner sdk-go/tests/plugins/panic_on_call/main.go"
     "go-passthrough go transform sdk-go/tests/plugins/passthrough/main.go"
+    "go-counter go source sdk-go/tests/plugins/counter/main.go"
 )
 
 # What a plugin's build depends on besides its sources.
