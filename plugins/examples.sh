@@ -17,6 +17,10 @@ examples=(
     "python-raise-on-call python transform sdk-python/tests/plugins/raise_on_call.py"
     "js-route js transform sdk-js/examples/route/app.js"
     "js-throw-on-call js transform sdk-js/tests/plugins/throw_on_call.js"
+    "go-partition-by-field go partitioner sdk-go/examples/partition_by_field/main.go"
+    "go-panic-on-call go partitioner sdk-go/tests/plugins/panic_on_call/main.go"
+    "go-passthrough go transform sdk-go/tests/plugins/passthrough/main.go"
+    "go-counter go source sdk-go/tests/plugins/counter/main.go"
 )
 
 # What a plugin's build depends on besides its sources.
@@ -25,6 +29,8 @@ sdk_inputs() {
         c) echo "$root/plugins/sdk-c/include/streamplug.h $root/plugins/sdk-c/src/"* "$root/plugins/sdk-c/build.sh" ;;
         python) echo "$root/plugins/sdk-python/streamplug/"*.py "$root/plugins/sdk-python/build.sh" ;;
         js) echo "$root/plugins/sdk-js/"*.js "$root/plugins/sdk-js/build.sh" ;;
+        go) echo "$root/plugins/sdk-go/"*.go "$root/plugins/sdk-go/"*/*.go "$root/plugins/sdk-go/internal/abi/"*.go \
+            "$root/plugins/sdk-go/go.mod" "$root/plugins/sdk-go/build.sh" ;;
     esac
 }
 
@@ -47,6 +53,7 @@ for line in "${examples[@]}"; do
             c) "$root/plugins/sdk-c/build.sh" "$world" "$wasm" "${srcs[@]}" >/dev/null ;;
             python) "$root/plugins/sdk-python/build.sh" "$world" "$wasm" "${srcs[@]}" >/dev/null ;;
             js) "$root/plugins/sdk-js/build.sh" "$world" "$wasm" "${srcs[@]}" >/dev/null ;;
+            go) "$root/plugins/sdk-go/build.sh" "$world" "$wasm" "${srcs[0]}" >/dev/null ;;
         esac
         echo "$sum" >"$stamp"
     fi

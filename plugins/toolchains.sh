@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what plugins in other languages than Rust need, from package
 # registries only, and caches it; a second run does nothing and costs well
-# under a second. Usage: plugins/toolchains.sh [c|python|js|all]...  (default: all)
+# under a second. Usage: plugins/toolchains.sh [c|python|js|go|all]...  (default: all)
 #
 #   c: Debian's clang-19, lld-19, wasi-libc and the wasm32 compiler runtime
 #      (apt), and streamplug-guest-tools (built from this workspace into
@@ -10,9 +10,12 @@
 #      ~/.cache/streamplug/python-componentize-py-<version>.
 #   js: @bytecodealliance/componentize-js (npm, pinned; it brings rolldown)
 #      under ~/.cache/streamplug/js-componentize-<version>.
+#   go: a Go toolchain of 1.24 or later on PATH (or /usr/local/go/bin), which
+#      builds wasm32-wasip1 reactors with //go:wasmexport; not installed
+#      here: it is the machine's Go. And streamplug-guest-tools, as for C.
 #
 # Prints nothing on stdout but, with --print-env, the variables a build script
-# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS, STREAMPLUG_COMPONENTIZE_PY, STREAMPLUG_JS_BIN.
+# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS, STREAMPLUG_COMPONENTIZE_PY, STREAMPLUG_JS_BIN, STREAMPLUG_GO.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,8 +27,8 @@ langs=()
 for arg in "$@"; do
     case "$arg" in
         --print-env) print_env=1 ;;
-        c|python|js|all) langs+=("$arg") ;;
-        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, python, js, all)" >&2; exit 2 ;;
+        c|python|js|go|all) langs+=("$arg") ;;
+        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, python, js, go, all)" >&2; exit 2 ;;
     esac
 done
 [ ${#langs[@]} -eq 0 ] && langs=(all)
@@ -50,15 +53,11 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-c_toolchain() {
-    if ! command -v clang-19 >/dev/null 2>&1 || ! command -v wasm-ld-19 >/dev/null 2>&1 \
-        || [ ! -f /usr/lib/wasm32-wasi/libc.a ] \
-        || ! ls /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
-        apt_install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
-    fi
+# streamplug-guest-tools: makes a wasm32-wasip1 module (C, Go) a component.
+guest_tools() {
     # Built in its own target folder: a build script (tests/build.rs) may
     # call this while the outer build holds the lock of target/release.
-    local tools="$root/target/guest-tools/release/streamplug-guest-tools"
+    tools="$root/target/guest-tools/release/streamplug-guest-tools"
     local stamp="$root/target/guest-tools/sources.sha256"
     local sum
     sum="$(cat "$root/plugins/guest-tools/Cargo.toml" "$root/plugins/guest-tools/src/"*.rs "$root/Cargo.lock" | sha256sum | cut -d' ' -f1)"
@@ -76,8 +75,19 @@ c_toolchain() {
         echo "$sum" >"$stamp"
     fi
     if [ $print_env -eq 1 ]; then
-        echo "STREAMPLUG_CLANG=$(command -v clang-19)"
         echo "STREAMPLUG_GUEST_TOOLS=$tools"
+    fi
+}
+
+c_toolchain() {
+    if ! command -v clang-19 >/dev/null 2>&1 || ! command -v wasm-ld-19 >/dev/null 2>&1 \
+        || [ ! -f /usr/lib/wasm32-wasi/libc.a ] \
+        || ! ls /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
+        apt_install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
+    fi
+    guest_tools
+    if [ $print_env -eq 1 ]; then
+        echo "STREAMPLUG_CLANG=$(command -v clang-19)"
     fi
 }
 
@@ -111,11 +121,32 @@ js_toolchain() {
     fi
 }
 
+go_toolchain() {
+    local go
+    go="$(command -v go || true)"
+    [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
+    if [ -z "$go" ]; then
+        echo "toolchains.sh: Go plugins need Go 1.24 or later (https://go.dev/dl/) on PATH" >&2
+        exit 1
+    fi
+    local minor
+    minor="$("$go" env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+    if [ -z "$minor" ] || [ "$minor" -lt 24 ]; then
+        echo "toolchains.sh: Go plugins need Go 1.24 or later (//go:wasmexport); $go is $("$go" env GOVERSION)" >&2
+        exit 1
+    fi
+    guest_tools
+    if [ $print_env -eq 1 ]; then
+        echo "STREAMPLUG_GO=$go"
+    fi
+}
+
 for lang in "${langs[@]}"; do
     case "$lang" in
         c) c_toolchain ;;
         python) python_toolchain ;;
         js) js_toolchain ;;
-        all) c_toolchain; python_toolchain; js_toolchain ;;
+        go) go_toolchain ;;
+        all) c_toolchain; python_toolchain; js_toolchain; go_toolchain ;;
     esac
 done

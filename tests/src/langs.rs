@@ -64,3 +64,91 @@ pub fn wait_for_log_within(dir: &std::path::Path, needle: &str, limit: std::time
         std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
     );
 }
+
+/// A plugin made to fail on purpose (a C abort, a Python or JavaScript
+/// exception, a Go panic) behind a Rust `datagen` source.
+pub struct Crash<'a> {
+    /// Names the scratch folder and the topic.
+    pub name: &'a str,
+    /// `transform` or `partitioner`.
+    pub world: &'a str,
+    /// The component (see [`plugin`]).
+    pub wasm: String,
+    /// More lines of the plugin's table (e.g. its memory limit).
+    pub table: &'a str,
+    /// The plugin's `[X.config]` lines.
+    pub config: &'a str,
+    /// What the plugin logs right before it fails.
+    pub logs: &'a str,
+    /// How the host names the failure (`trapped`, and what trap).
+    pub failure: &'a str,
+}
+
+/// Runs `datagen` (2,000 records in batches of 100, 3 partitions) through a
+/// plugin that fails on purpose, and checks the failure is contained: the
+/// plugin logged why, the host named the failure and restarted it (at least
+/// twice, never giving up), and every record reached the topic exactly once
+/// (a restarted plugin gets its batch again). Returns what was consumed.
+pub fn crash_is_contained(case: Crash<'_>) -> Vec<crate::Consumed> {
+    let dir = crate::Scratch::new(case.name);
+    let topic = crate::unique_topic(case.name);
+    let count = 2_000u64;
+    let uses = match case.world {
+        "partitioner" => "partitioner = \"crasher\"",
+        _ => "transforms = [\"crasher\"]",
+    };
+    let config = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+
+[runtime]
+restart_backoff_ms = 10
+max_restarts = 100
+
+[[source]]
+name = "gen"
+wasm = "{datagen}"
+topic = "{topic}"
+partitions = 3
+batch_size = 100
+{uses}
+[source.config]
+count = {count}
+timestamp = "none"
+
+[[{world}]]
+name = "crasher"
+wasm = "{wasm}"
+{table}
+[{world}.config]
+{plugin_config}
+"#,
+        brokers = crate::brokers(),
+        datagen = crate::artifacts::DATAGEN,
+        world = case.world,
+        wasm = case.wasm,
+        table = case.table,
+        plugin_config = case.config,
+    );
+    let (s, stderr) = crate::run_ok(&dir, &config);
+    assert!(stderr.contains(case.logs), "no `{}`: {stderr}", case.logs);
+    assert!(
+        stderr.contains(case.failure),
+        "the failure is named `{}`: {stderr}",
+        case.failure
+    );
+    assert!(crate::counter(&s, "crasher", "restarts") >= 2, "{s}");
+    assert_eq!(s["plugins"]["crasher"]["gave_up"], false, "{s}");
+    let records = crate::consume_all(
+        &crate::brokers(),
+        &topic,
+        std::time::Duration::from_millis(500),
+    )
+    .expect("consume");
+    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..count).collect::<Vec<_>>(), "every record once");
+    assert_eq!(crate::counter(&s, "gen", "failed"), 0, "{s}");
+    records
+}

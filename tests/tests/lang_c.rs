@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use streamplug_tests::langs::{Running, plugin};
+use streamplug_tests::langs::{Crash, Running, crash_is_contained, plugin};
 use streamplug_tests::{
     Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
     unique_topic, wait_for_log, wait_with_limit,
@@ -145,55 +145,15 @@ route_topic = "{masked}"
 /// given to the new instance: every record arrives, exactly once.
 #[test]
 fn c_transform_abort_is_contained_and_restarted() {
-    let dir = Scratch::new("c-abort");
-    let topic = unique_topic("c-abort");
-    let count = 2_000u64;
-    let config = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-
-[runtime]
-restart_backoff_ms = 10
-max_restarts = 100
-
-[[source]]
-name = "gen"
-wasm = "{datagen}"
-topic = "{topic}"
-batch_size = 100
-transforms = ["aborter"]
-[source.config]
-count = {count}
-timestamp = "none"
-
-[[transform]]
-name = "aborter"
-wasm = "{aborter}"
-[transform.config]
-n = "8"
-"#,
-        brokers = brokers(),
-        datagen = artifacts::DATAGEN,
-        aborter = plugin("c-abort-on-call"),
-    );
-    let (s, stderr) = run_ok(&dir, &config);
-    assert!(
-        stderr.contains("abort-on-call: call 8, aborting as configured"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("trapped"),
-        "the failure names the trap: {stderr}"
-    );
-    let restarts = counter(&s, "aborter", "restarts");
-    assert!(restarts >= 2, "restarts: {s}");
-    assert_eq!(s["plugins"]["aborter"]["gave_up"], false, "{s}");
-    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
-    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (0..count).collect::<Vec<_>>(), "every record once");
-    assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
+    crash_is_contained(Crash {
+        name: "c-abort",
+        world: "transform",
+        wasm: plugin("c-abort-on-call"),
+        table: "",
+        config: "n = \"8\"",
+        logs: "abort-on-call: call 8, aborting as configured",
+        failure: "trapped",
+    });
 }
 
 /// A C source stopped mid-way continues after its committed checkpoint in

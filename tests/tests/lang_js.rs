@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use streamplug_tests::langs::plugin;
+use streamplug_tests::langs::{Crash, crash_is_contained, plugin};
 use streamplug_tests::{Scratch, artifacts, brokers, consume_all, counter, run_ok, unique_topic};
 
 const TS_BASE: i64 = 1_700_000_000_000;
@@ -120,53 +120,13 @@ key_field = "seq"
 /// restarts it like a Rust plugin and gives it the batch again.
 #[test]
 fn js_exception_is_contained_and_restarted() {
-    let dir = Scratch::new("js-throw");
-    let topic = unique_topic("js-throw");
-    let count = 2_000u64;
-    let config = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-
-[runtime]
-restart_backoff_ms = 10
-max_restarts = 100
-
-[[source]]
-name = "gen"
-wasm = "{datagen}"
-topic = "{topic}"
-batch_size = 100
-transforms = ["thrower"]
-[source.config]
-count = {count}
-timestamp = "none"
-
-[[transform]]
-name = "thrower"
-wasm = "{thrower}"
-{MEMORY}
-[transform.config]
-n = "8"
-"#,
-        brokers = brokers(),
-        datagen = artifacts::DATAGEN,
-        thrower = plugin("js-throw-on-call"),
-    );
-    let (s, stderr) = run_ok(&dir, &config);
-    assert!(
-        stderr.contains("throw-on-call: call 8, throwing as configured"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("trapped"),
-        "the failure names the trap: {stderr}"
-    );
-    assert!(counter(&s, "thrower", "restarts") >= 2, "{s}");
-    assert_eq!(s["plugins"]["thrower"]["gave_up"], false, "{s}");
-    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
-    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (0..count).collect::<Vec<_>>(), "every record once");
-    assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
+    crash_is_contained(Crash {
+        name: "js-throw",
+        world: "transform",
+        wasm: plugin("js-throw-on-call"),
+        table: MEMORY,
+        config: "n = \"8\"",
+        logs: "throw-on-call: call 8, throwing as configured",
+        failure: "trapped",
+    });
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use streamplug_tests::langs::{Running, plugin, wait_for_log_within};
+use streamplug_tests::langs::{Crash, Running, crash_is_contained, plugin, wait_for_log_within};
 use streamplug_tests::{
-    Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
+    Scratch, artifacts, brokers, consume_all, counter, read_summary, sigterm, spawn_run,
     unique_topic, wait_with_limit,
 };
 
@@ -165,53 +165,13 @@ header = "kept-by"
 /// restarts it like a Rust plugin and gives it the batch again.
 #[test]
 fn python_exception_is_contained_and_restarted() {
-    let dir = Scratch::new("py-raise");
-    let topic = unique_topic("py-raise");
-    let count = 2_000u64;
-    let config = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-
-[runtime]
-restart_backoff_ms = 10
-max_restarts = 100
-
-[[source]]
-name = "gen"
-wasm = "{datagen}"
-topic = "{topic}"
-batch_size = 100
-transforms = ["raiser"]
-[source.config]
-count = {count}
-timestamp = "none"
-
-[[transform]]
-name = "raiser"
-wasm = "{raiser}"
-{MEMORY}
-[transform.config]
-n = "8"
-"#,
-        brokers = brokers(),
-        datagen = artifacts::DATAGEN,
-        raiser = plugin("python-raise-on-call"),
-    );
-    let (s, stderr) = run_ok(&dir, &config);
-    assert!(
-        stderr.contains("raise-on-call: call 8, raising as configured"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("trapped"),
-        "the failure names the trap: {stderr}"
-    );
-    assert!(counter(&s, "raiser", "restarts") >= 2, "{s}");
-    assert_eq!(s["plugins"]["raiser"]["gave_up"], false, "{s}");
-    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
-    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (0..count).collect::<Vec<_>>(), "every record once");
-    assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
+    crash_is_contained(Crash {
+        name: "py-raise",
+        world: "transform",
+        wasm: plugin("python-raise-on-call"),
+        table: MEMORY,
+        config: "n = \"8\"",
+        logs: "raise-on-call: call 8, raising as configured",
+        failure: "trapped",
+    });
 }

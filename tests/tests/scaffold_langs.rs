@@ -1,10 +1,10 @@
-//! `streamplug new --lang c|python|js`: the project builds with its
+//! `streamplug new --lang c|python|js|go`: the project builds with its
 //! `./build.sh` (through the checkout's SDK build scripts, which install
 //! the toolchains on first use), passes `streamplug check`, and makes the
 //! same records under `streamplug test` as the Rust templates do.
 //!
-//! Every kind is built in C (~1 s each); Python and JavaScript builds take
-//! 20-30 s each, so one kind each is built here.
+//! Every kind is built in every language: C and Go in a few seconds each,
+//! Python and JavaScript in 20-30 s each.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,7 +43,7 @@ fn new_and_build(dir: &Scratch, lang: &str, kind: &str) -> (PathBuf, PathBuf) {
 
 /// `streamplug test WASM ARGS` in the project folder: the records printed.
 fn records(project: &Path, wasm: &Path, lang: &str, args: &[&str]) -> Vec<Value> {
-    let memory: &[&str] = if lang == "c" {
+    let memory: &[&str] = if lang == "c" || lang == "go" {
         &[]
     } else {
         &["--memory", "256MiB"]
@@ -157,4 +157,39 @@ fn a_new_python_source_builds_checks_and_makes_its_records() {
 #[test]
 fn a_new_js_transform_builds_checks_and_transforms_its_sample() {
     transform("js");
+}
+
+#[test]
+fn a_new_python_transform_builds_checks_and_transforms_its_sample() {
+    transform("python");
+}
+
+#[test]
+fn a_new_python_partitioner_builds_checks_and_places_its_sample() {
+    partitioner("python");
+}
+
+#[test]
+fn a_new_js_source_builds_checks_and_makes_its_records() {
+    source("js");
+}
+
+#[test]
+fn a_new_js_partitioner_builds_checks_and_places_its_sample() {
+    partitioner("js");
+}
+
+#[test]
+fn a_new_go_source_builds_checks_and_makes_its_records() {
+    source("go");
+}
+
+#[test]
+fn a_new_go_transform_builds_checks_and_transforms_its_sample() {
+    transform("go");
+}
+
+#[test]
+fn a_new_go_partitioner_builds_checks_and_places_its_sample() {
+    partitioner("go");
 }

@@ -1,5 +1,5 @@
-//! `streamplug new --lang c|python|js`: projects for the SDKs in
-//! `plugins/sdk-c`, `plugins/sdk-python` and `plugins/sdk-js`. The project's
+//! `streamplug new --lang c|python|js|go`: projects for the SDKs in
+//! `plugins/sdk-c`, `plugins/sdk-python`, `plugins/sdk-js` and `plugins/sdk-go`. The project's
 //! `build.sh` calls the SDK's own build script in the checkout, which
 //! installs the language's toolchain on first use.
 
@@ -21,6 +21,8 @@ pub struct Language {
     partitioner: &'static str,
     /// A limit for Python and JavaScript runtimes, with headroom (see the README).
     memory: Option<&'static str>,
+    /// More files of every project (path, template).
+    extra: &'static [(&'static str, &'static str)],
 }
 
 pub const LANGUAGES: &[Language] = &[
@@ -34,6 +36,7 @@ pub const LANGUAGES: &[Language] = &[
         transform: include_str!("templates/c/transform.c"),
         partitioner: include_str!("templates/c/partitioner.c"),
         memory: None,
+        extra: &[],
     },
     Language {
         name: "python",
@@ -45,6 +48,7 @@ pub const LANGUAGES: &[Language] = &[
         transform: include_str!("templates/python/transform.py"),
         partitioner: include_str!("templates/python/partitioner.py"),
         memory: Some("256MiB"),
+        extra: &[],
     },
     Language {
         name: "js",
@@ -56,6 +60,19 @@ pub const LANGUAGES: &[Language] = &[
         transform: include_str!("templates/js/transform.js"),
         partitioner: include_str!("templates/js/partitioner.js"),
         memory: Some("256MiB"),
+        extra: &[],
+    },
+    Language {
+        name: "go",
+        title: "Go",
+        sdk_dir: "sdk-go",
+        plugin_file: "plugin.go",
+        build: include_str!("templates/go/build.sh"),
+        source: include_str!("templates/go/source.go"),
+        transform: include_str!("templates/go/transform.go"),
+        partitioner: include_str!("templates/go/partitioner.go"),
+        memory: None,
+        extra: &[("go.mod", include_str!("templates/go/go.mod"))],
     },
 ];
 
@@ -110,6 +127,11 @@ impl Language {
             super::file("README.md", include_str!("templates/other/README.md")),
             super::file(".gitignore", include_str!("templates/other/gitignore")),
         ];
+        files.extend(
+            self.extra
+                .iter()
+                .map(|(path, text)| super::file(path, text)),
+        );
         match kind {
             Kind::Source => {}
             Kind::Transform => files.push(super::file(

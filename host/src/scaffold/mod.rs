@@ -35,7 +35,7 @@ pub struct Args {
     /// The folder to create; its last part is the plugin's name (letters,
     /// digits, `-` and `_`, starting with a letter).
     pub path: PathBuf,
-    /// The language of the project: rust, c, python or js.
+    /// The language of the project: rust, c, python, js or go.
     #[arg(long, default_value = "rust")]
     pub lang: String,
     /// The streamplug SDK to use (a checkout's `plugins/sdk`, or
@@ -472,7 +472,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("no `cobol` templates") && e.contains("knows rust, c, python, js"),
+            e.contains("no `cobol` templates") && e.contains("knows rust, c, python, js, go"),
             "{e}"
         );
     }

@@ -39,6 +39,7 @@ fn main() -> Result<()> {
         ("C", langs::plugin("c-abort-on-call"), Some("0")),
         ("Python", langs::plugin("python-raise-on-call"), Some("0")),
         ("JavaScript", langs::plugin("js-throw-on-call"), Some("0")),
+        ("Go", langs::plugin("go-passthrough"), Some("0")),
     ];
     let engine = engine::build(true)?;
     let linker = plugin::linker(&engine)?;

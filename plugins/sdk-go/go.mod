@@ -1,0 +1,3 @@
+module streamplug.dev/sdk-go
+
+go 1.24

@@ -1,0 +1,259 @@
+//! Plugins written in Go with `plugins/sdk-go`, run by `streamplug run`
+//! beside Rust plugins against the real broker, read back field by field.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use streamplug_tests::langs::{Crash, Running, crash_is_contained, plugin};
+use streamplug_tests::{
+    Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
+    unique_topic, wait_for_log, wait_with_limit,
+};
+
+const TS_BASE: i64 = 1_700_000_000_000;
+
+/// The SDK's own unit tests (`go test`): the encoding against
+/// `wit/ENCODING.md`'s example and the Rust codec's shared vectors, config
+/// access; and `go vet` of the wasip1 bindings.
+#[test]
+fn go_sdk_unit_tests_pass() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk-go/test.sh");
+    let out = Command::new(&script)
+        .output()
+        .expect("run plugins/sdk-go/test.sh");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The datagen JSON value of `seq` (see plugins/datagen's formulas).
+fn datagen_json(seq: u64, value_size: usize) -> String {
+    let kind = ["click", "view", "buy"][(seq % 3) as usize];
+    let bare = format!(r#"{{"seq":{seq},"kind":"{kind}","pad":""}}"#);
+    let pad = "x".repeat(value_size.saturating_sub(bare.len()));
+    format!(r#"{{"seq":{seq},"kind":"{kind}","pad":"{pad}"}}"#)
+}
+
+/// 32-bit FNV-1a, as Go's `hash/fnv` computes it (written out here so the
+/// test does not trust the plugin's arithmetic).
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Rust datagen -> Rust json-filter (clicks and buys) -> Go
+/// partition_by_field by `kind`, with `buy` pinned to partition 0: every
+/// record lands in the partition its kind says, unchanged otherwise.
+#[test]
+fn go_partitioner_places_by_field_behind_rust_plugins() {
+    let dir = Scratch::new("go-by-field");
+    let topic = unique_topic("go-by-field");
+    let (count, value_size, partitions) = (1_500u64, 64usize, 6u32);
+    let config = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+
+[[source]]
+name = "gen"
+wasm = "{datagen}"
+topic = "{topic}"
+partitions = {partitions}
+batch_size = 128
+transforms = ["kinds"]
+partitioner = "by-kind"
+[source.config]
+count = {count}
+format = "json"
+value_size = {value_size}
+key_cardinality = 10
+timestamp = {TS_BASE}
+
+[[transform]]
+name = "kinds"
+wasm = "{filter}"
+[transform.config]
+field = "kind"
+values = "click,buy"
+header = "kept-by"
+
+[[partitioner]]
+name = "by-kind"
+wasm = "{by_field}"
+[partitioner.config]
+field = "kind"
+pin = "buy=0"
+"#,
+        brokers = brokers(),
+        datagen = artifacts::DATAGEN,
+        filter = artifacts::JSON_FILTER,
+        by_field = plugin("go-partition-by-field"),
+    );
+    let (s, stderr) = run_ok(&dir, &config);
+    assert!(
+        stderr.contains("partitioning by field `kind`, 1 pinned values"),
+        "the plugin's log line reaches the host's log: {stderr}"
+    );
+    let kept: BTreeSet<u64> = (0..count).filter(|s| s % 3 != 1).collect();
+    let click_partition = (fnv1a("click") % partitions) as i32;
+    assert_ne!(click_partition, 0, "the pin must be distinguishable");
+    let mut seen = BTreeSet::new();
+    for r in consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume") {
+        let seq = r.seq();
+        let kind = ["click", "view", "buy"][(seq % 3) as usize];
+        let want_partition = if kind == "buy" { 0 } else { click_partition };
+        assert_eq!(
+            r.partition, want_partition,
+            "partition of seq {seq} ({kind})"
+        );
+        assert_eq!(
+            r.value.as_deref(),
+            Some(datagen_json(seq, value_size).as_bytes()),
+            "value of seq {seq}"
+        );
+        assert_eq!(
+            r.key,
+            Some(format!("key-{}", seq % 10).into_bytes()),
+            "key of seq {seq}"
+        );
+        assert_eq!(
+            r.timestamp,
+            Some(TS_BASE + seq as i64),
+            "timestamp of seq {seq}"
+        );
+        assert_eq!(
+            r.headers,
+            vec![
+                ("seq".to_string(), Some(seq.to_string().into_bytes())),
+                ("kept-by".to_string(), Some(kind.as_bytes().to_vec())),
+            ],
+            "headers of seq {seq}"
+        );
+        assert!(seen.insert(seq), "seq {seq} twice");
+    }
+    assert_eq!(seen, kept, "every click and buy once");
+    assert_eq!(counter(&s, "gen", "delivered"), kept.len() as u64, "{s}");
+    assert_eq!(counter(&s, "gen", "failed"), 0, "{s}");
+    assert_eq!(counter(&s, "by-kind", "restarts"), 0, "{s}");
+}
+
+/// A Go panic prints its message and stack to stderr and ends in a trap
+/// (`unreachable`); the host restarts the plugin like a Rust one and
+/// gives it the batch again, and the records are still placed by the plugin.
+#[test]
+fn go_panic_is_contained_and_restarted() {
+    let records = crash_is_contained(Crash {
+        name: "go-panic",
+        world: "partitioner",
+        wasm: plugin("go-panic-on-call"),
+        table: "",
+        config: "n = \"250\"",
+        logs: "panic-on-call: record 250, panicking as configured",
+        failure: "trapped: wasm trap: wasm `unreachable` instruction executed",
+    });
+    for r in &records {
+        let key = r.key.as_deref().expect("datagen keys its records");
+        assert_eq!(r.partition, (key.len() % 3) as i32, "seq {}", r.seq());
+    }
+}
+
+/// A Go source stopped mid-way continues after its committed checkpoint in
+/// the next run, and is told what was committed (delivery feedback).
+#[test]
+fn go_source_resumes_from_its_checkpoint_after_a_host_restart() {
+    let dir = Scratch::new("go-counter");
+    let topic = unique_topic("go-counter");
+    let count = 3_000u64;
+    let config = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+
+[checkpoints]
+store = "file"
+dir = "{store}"
+interval_ms = 50
+
+[[source]]
+name = "counter"
+wasm = "{counter}"
+topic = "{topic}"
+[source.config]
+count = "{count}"
+per_poll = "20"
+idle_ms = "25"
+"#,
+        brokers = brokers(),
+        store = dir.path().join("checkpoints").display(),
+        counter = plugin("go-counter"),
+    );
+    let path = dir.write("config.toml", &config);
+    let summary = dir.path().join("summary.json");
+    let mut first = Running(spawn_run(&path, &summary, dir.path()));
+    wait_for_log(dir.path(), "counter: at 1000");
+    sigterm(&first.0);
+    assert!(wait_with_limit(&mut first.0, Duration::from_secs(60)).success());
+    let first_log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+
+    let mut second = Running(spawn_run(&path, &summary, dir.path()));
+    assert!(wait_with_limit(&mut second.0, Duration::from_secs(120)).success());
+    let second_log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    let s = read_summary(&summary);
+    assert_eq!(counter(&s, "counter", "failed"), 0, "{s}");
+
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
+    let header = |r: &streamplug_tests::Consumed, name: &str| {
+        String::from_utf8(r.header(name).expect(name).to_vec()).expect("utf-8")
+    };
+    // The second run starts where the first one's last checkpoint was.
+    let resumed: Vec<u64> = records
+        .iter()
+        .map(|r| header(r, "resumed-from"))
+        .filter(|h| h != "none")
+        .map(|h| h.parse().expect("a number"))
+        .collect();
+    let at = *resumed
+        .first()
+        .unwrap_or_else(|| panic!("no resumed records: {second_log}"));
+    assert!(resumed.iter().all(|r| *r == at), "one resume point");
+    assert!(at >= 1000 && at < count, "resumed at {at}: {first_log}");
+    assert!(
+        second_log.contains(&format!("counter: resuming at {at}")),
+        "{second_log}"
+    );
+    // A graceful stop commits everything made: nothing twice, nothing lost.
+    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..count).collect::<Vec<_>>());
+    for r in &records {
+        let seq = r.seq();
+        assert_eq!(
+            r.value,
+            Some(seq.to_string().into_bytes()),
+            "value of {seq}"
+        );
+        assert_eq!(r.key, None);
+        let from = header(r, "resumed-from");
+        assert_eq!(from == "none", seq < at, "seq {seq} resumed-from {from}");
+        // Delivery feedback: a committed checkpoint is never ahead of the record made after it.
+        let committed = header(r, "committed");
+        if committed != "none" {
+            let c: u64 = committed.parse().expect("a number");
+            assert!(c <= seq, "seq {seq} was told {c} was committed");
+        }
+    }
+    let told = records
+        .iter()
+        .filter(|r| header(r, "committed") != "none")
+        .count();
+    assert!(
+        told > 0,
+        "the source was never told of a committed checkpoint"
+    );
+}
