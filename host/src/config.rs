@@ -362,7 +362,7 @@ pub struct SourceConfig {
     pub max_in_flight_bytes: ByteSize,
     /// Largest record (key, value and headers) that may be handed over.
     #[serde(default = "default_max_record")]
-    pub max_record_bytes: ByteSize,
+    pub max_record_bytes: Spanned<ByteSize>,
     #[serde(default)]
     pub quota: Quota,
     #[serde(default)]
@@ -438,8 +438,9 @@ fn default_in_flight_records() -> u64 {
 fn default_in_flight_bytes() -> ByteSize {
     ByteSize(64 << 20)
 }
-fn default_max_record() -> ByteSize {
-    ByteSize(1 << 20)
+fn default_max_record() -> Spanned<ByteSize> {
+    // An empty span: not written in the file.
+    Spanned::new(0..0, ByteSize(1 << 20))
 }
 
 /// A plugin's own settings: strings, numbers and booleans, handed to the
@@ -730,6 +731,7 @@ impl Config {
                 ));
             }
         }
+        record_size::check(self, &at)?;
         for t in &self.transforms {
             for topic in &t.topics {
                 check_topic_name(topic).map_err(|e| {
@@ -929,6 +931,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub mod cluster;
 pub mod diff;
 mod numbers;
+mod record_size;
 
 #[cfg(test)]
 mod tests;

@@ -385,6 +385,22 @@ pub mod datagen {
     pub fn json_kind(seq: u64) -> &'static str {
         ["click", "view", "buy"][(seq % 3) as usize]
     }
+
+    /// `format = "random"`: `size` bytes of the splitmix64 stream seeded
+    /// with `seq`, little-endian words, the last one cut short.
+    pub fn random_value(seq: u64, size: usize) -> Vec<u8> {
+        let mut state = seq;
+        let mut out = Vec::with_capacity(size + 8);
+        while out.len() < size {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        out.truncate(size);
+        out
+    }
 }
 
 /// The mark in the `mark` test plugins as built.

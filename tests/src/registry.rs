@@ -128,3 +128,17 @@ impl Drop for OwnRegistry {
             .status();
     }
 }
+
+/// GET `path` from the registry's API, as JSON (for the tests' own look at
+/// what the registry has, independent of streamplug's client).
+pub fn get(registry: &str, path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", registry.trim_end_matches('/'));
+    let mut answer = ureq::get(&url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let body = answer
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}

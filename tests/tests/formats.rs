@@ -1,7 +1,7 @@
 //! Record formats with a real Schema Registry: a plugin's JSON produced as
-//! Avro in the Confluent wire format, read back by an independent decoder
-//! (fastavro) with the schema fetched from the registry by the id in each
-//! record; records that do not match dead-lettered with the field named; an
+//! Avro or Protobuf in the Confluent wire format, read back by independent
+//! decoders (fastavro, Python protobuf) with the schema fetched from the
+//! registry by the id in each record; records that do not match dead-lettered with the field named; an
 //! incompatible schema refused with the registry's reason; a registry that
 //! is away neither loses records nor lets one out unframed.
 
@@ -28,6 +28,16 @@ fn expected(seq: u64, value_size: usize) -> serde_json::Value {
 }
 
 fn config(topic: &str, registry: &str, source: &str, extra: &str) -> String {
+    config_with(
+        r#"value_format = { type = "avro", schema = "event.avsc" }"#,
+        topic,
+        registry,
+        source,
+        extra,
+    )
+}
+
+fn config_with(format: &str, topic: &str, registry: &str, source: &str, extra: &str) -> String {
     format!(
         r#"
 [kafka]
@@ -40,7 +50,7 @@ url = "{registry}"
 name = "events"
 wasm = "{datagen}"
 topic = "{topic}"
-value_format = {{ type = "avro", schema = "event.avsc" }}
+{format}
 {extra}
 [source.config]
 format = "json"
@@ -240,4 +250,368 @@ impl Drop for KillOnDrop<'_> {
             let _ = self.0.wait();
         }
     }
+}
+
+/// `Event` is the file's second message: its values carry the message
+/// indexes `[1]`, not the `[0]` shortcut.
+const EVENT_PROTO: &str = r#"syntax = "proto3";
+package streamplug.test;
+
+message Meta { string origin = 1; }
+
+message Event {
+  int64 seq = 1;
+  string kind = 2;
+  string pad = 3;
+}
+"#;
+
+const PROTOBUF: &str = r#"value_format = { type = "protobuf", schema = "event.proto", message = "streamplug.test.Event" }"#;
+
+#[test]
+fn json_from_the_plugin_is_produced_as_framed_protobuf_that_an_independent_decoder_reads() {
+    let dir = Scratch::new("protobuf");
+    dir.write("event.proto", EVENT_PROTO);
+    let topic = unique_topic("protobuf");
+    let url = registry::url();
+    let (s, _) = run_ok(
+        &dir,
+        &config_with(PROTOBUF, &topic, &url, "count = 300", ""),
+    );
+    assert_eq!(counter(&s, "events", "delivered"), 300, "{s}");
+    assert_eq!(counter(&s, "events", "failed"), 0, "{s}");
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 300);
+    let values: Vec<&[u8]> = records
+        .iter()
+        .map(|r| r.value.as_deref().expect("a value"))
+        .collect();
+    let (latest, decoded) = registry::decode(&url, Some(&format!("{topic}-value")), &values);
+    let latest = latest.expect("latest id");
+    let mut seqs = Vec::new();
+    for (r, d) in records.iter().zip(&decoded) {
+        assert!(d.get("error").is_none(), "record {}: {d}", r.seq());
+        assert_eq!(d["id"].as_u64(), Some(latest), "{d}");
+        assert_eq!(d["message"], "streamplug.test.Event", "{d}");
+        assert_eq!(d["indexes"], serde_json::json!([1]), "{d}");
+        assert_eq!(d["value"], expected(r.seq(), 60), "record {}", r.seq());
+        assert_eq!(r.key, datagen::key(r.seq(), 1000));
+        seqs.push(r.seq());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_value_that_does_not_match_its_protobuf_message_is_dead_lettered_with_the_field_named() {
+    let dir = Scratch::new("protobuf-bad");
+    // datagen's third kind, "buy", is not one of the enum's values.
+    dir.write(
+        "event.proto",
+        &EVENT_PROTO.replace(
+            "string kind = 2;",
+            "Kind kind = 2;\n  enum Kind { click = 0; view = 1; }",
+        ),
+    );
+    let topic = unique_topic("acme.protobuf-bad");
+    let dlq = unique_topic("acme.dlq");
+    let text = format!(
+        "{}\n[[tenant]]\nname = \"acme\"\ntopics = [\"acme.*\"]\ndead_letter_topic = \"{dlq}\"\n",
+        config_with(
+            PROTOBUF,
+            &topic,
+            &registry::url(),
+            "count = 30",
+            r#"tenant = "acme""#
+        )
+    );
+    let (s, _) = run_ok(&dir, &text);
+    assert_eq!(counter(&s, "events", "delivered"), 20, "{s}");
+    assert_eq!(counter(&s, "events", "failed"), 10, "{s}");
+    assert_eq!(counter(&s, "events", "dead_lettered"), 10, "{s}");
+
+    let letters = consume_all(&brokers(), &dlq, Duration::from_millis(300)).unwrap();
+    assert_eq!(letters.len(), 10);
+    for l in &letters {
+        let seq = l.seq();
+        assert_eq!(seq % 3, 2, "only the `buy` records fail");
+        let cause = String::from_utf8_lossy(l.header("streamplug.error").unwrap_or_default());
+        assert_eq!(
+            cause,
+            format!(
+                "value for topic `{topic}` does not match its protobuf message: $.kind: unrecognized enum value 'buy'"
+            )
+        );
+        let original: serde_json::Value =
+            serde_json::from_slice(l.value.as_deref().unwrap()).unwrap();
+        assert_eq!(original, expected(seq, 60));
+    }
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 20);
+    let values: Vec<&[u8]> = records
+        .iter()
+        .map(|r| r.value.as_deref().unwrap())
+        .collect();
+    let (_, decoded) = registry::decode(&registry::url(), None, &values);
+    for (r, d) in records.iter().zip(&decoded) {
+        assert_eq!(d["value"], expected(r.seq(), 60), "{d}");
+    }
+}
+
+fn registry_tag_config(subject: &str, topic: &str, registry_table: &str) -> String {
+    format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+{registry_table}
+
+[[source]]
+name = "events"
+wasm = "{datagen}"
+topic = "{topic}"
+transforms = ["tag"]
+[source.config]
+count = 20
+
+[[transform]]
+name = "tag"
+wasm = "{tag}"
+[transform.config]
+subject = "{subject}"
+schema = '{schema}'
+"#,
+        brokers = brokers(),
+        datagen = artifacts::DATAGEN,
+        tag = artifacts::TEST_REGISTRY_TAG,
+        schema = EVENT.replace('\n', " "),
+    )
+}
+
+/// The Rust SDK's `schema_registry` (in the `registry-tag` test plugin)
+/// registers a schema through the host and fetches it back by its id: the id
+/// is the registry's own for the subject, the text what it holds under it.
+#[test]
+fn a_rust_plugin_gets_the_registrys_id_for_its_subject_through_the_sdk() {
+    let dir = Scratch::new("sdk-registry");
+    let topic = unique_topic("sdk-registry");
+    let subject = format!("{topic}-sdk");
+    let url = registry::url();
+    let table = format!("[schema_registry]\nurl = \"{url}\"");
+    let (s, _) = run_ok(&dir, &registry_tag_config(&subject, &topic, &table));
+    assert_eq!(counter(&s, "events", "delivered"), 20, "{s}");
+
+    let latest = registry::get(&url, &format!("/subjects/{subject}/versions/latest"));
+    let id = latest["id"].as_u64().expect("an id");
+    let held = registry::get(&url, &format!("/schemas/ids/{id}"));
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 20);
+    for r in &records {
+        let tagged = std::str::from_utf8(r.header("schema-id").expect("schema-id")).unwrap();
+        assert_eq!(tagged, id.to_string(), "record {}", r.seq());
+        let text = std::str::from_utf8(r.header("schema-text").expect("schema-text")).unwrap();
+        // The same schema; the registry may have compacted its text.
+        let text: serde_json::Value = serde_json::from_str(text).unwrap();
+        let held: serde_json::Value =
+            serde_json::from_str(held["schema"].as_str().expect("schema")).unwrap();
+        assert_eq!(text, held, "record {}", r.seq());
+        // The record itself passes as datagen made it.
+        assert_eq!(
+            r.value.as_deref(),
+            Some(&datagen::bytes_value(r.seq(), 100)[..])
+        );
+    }
+}
+
+/// Without `[schema_registry]` the SDK call returns the host's reason, which
+/// the plugin returns from `init`: it is given up with that message.
+#[test]
+fn without_a_registry_the_sdk_call_fails_with_the_hosts_reason() {
+    let dir = Scratch::new("sdk-no-registry");
+    let topic = unique_topic("sdk-no-registry");
+    let path = dir.write(
+        "config.toml",
+        &registry_tag_config("orders-value", &topic, ""),
+    );
+    let summary = dir.path().join("summary.json");
+    let out = run_to_end(&path, &summary);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "cannot register a schema under subject `orders-value`: no [schema_registry] is configured"
+        ),
+        "{stderr}"
+    );
+    let s = read_summary(&summary);
+    assert_eq!(s["plugins"]["tag"]["gave_up"], true, "{s}");
+    assert_eq!(counter(&s, "events", "delivered"), 0, "{s}");
+}
+
+const EVENT_JSON_SCHEMA: &str = r#"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "streamplug.test.Event",
+  "type": "object",
+  "properties": {
+    "seq": { "type": "integer", "minimum": 0 },
+    "kind": { "type": "string" },
+    "pad": { "type": "string" }
+  },
+  "required": ["seq", "kind", "pad"],
+  "additionalProperties": false
+}"#;
+
+/// The schema with `kind` limited to two of datagen's three kinds.
+fn two_kinds_schema() -> String {
+    EVENT_JSON_SCHEMA.replace(
+        r#""kind": { "type": "string" }"#,
+        r#""kind": { "enum": ["click", "view"] }"#,
+    )
+}
+
+/// Dead letters of a run where `buy` records fail: 10 of 30, each with
+/// `cause` and datagen's original bytes.
+fn assert_buy_letters(dlq: &str, cause: &str) -> Vec<Consumed> {
+    let letters = consume_all(&brokers(), dlq, Duration::from_millis(300)).unwrap();
+    assert_eq!(letters.len(), 10);
+    for l in &letters {
+        assert_eq!(l.seq() % 3, 2, "only the `buy` records fail");
+        let got = String::from_utf8_lossy(l.header("streamplug.error").unwrap_or_default());
+        assert_eq!(got, cause);
+        let original: serde_json::Value =
+            serde_json::from_slice(l.value.as_deref().unwrap()).unwrap();
+        assert_eq!(original, expected(l.seq(), 60));
+    }
+    letters
+}
+
+fn tenant_config(format: &str, topic: &str, dlq: &str) -> String {
+    format!(
+        "{}\n[[tenant]]\nname = \"acme\"\ntopics = [\"acme.*\"]\ndead_letter_topic = \"{dlq}\"\n",
+        config_with(
+            format,
+            topic,
+            &registry::url(),
+            "count = 30",
+            r#"tenant = "acme""#
+        )
+    )
+}
+
+#[test]
+fn json_schema_values_are_registered_framed_and_valid_for_an_independent_validator() {
+    let dir = Scratch::new("json-schema");
+    dir.write("event.json", EVENT_JSON_SCHEMA);
+    let topic = unique_topic("json-schema");
+    let url = registry::url();
+    let format = r#"value_format = { type = "json_schema", schema = "event.json" }"#;
+    let (s, _) = run_ok(&dir, &config_with(format, &topic, &url, "count = 300", ""));
+    assert_eq!(counter(&s, "events", "delivered"), 300, "{s}");
+    assert_eq!(counter(&s, "events", "failed"), 0, "{s}");
+    let latest = registry::get(&url, &format!("/subjects/{topic}-value/versions/latest"));
+    assert_eq!(latest["schemaType"], "JSON", "{latest}");
+
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 300);
+    let values: Vec<&[u8]> = records
+        .iter()
+        .map(|r| r.value.as_deref().expect("a value"))
+        .collect();
+    let (id, decoded) = registry::decode(&url, Some(&format!("{topic}-value")), &values);
+    assert_eq!(id, latest["id"].as_u64());
+    let mut seqs = Vec::new();
+    for (r, d) in records.iter().zip(&decoded) {
+        assert!(d.get("error").is_none(), "record {}: {d}", r.seq());
+        assert_eq!(d["id"].as_u64(), id, "{d}");
+        assert_eq!(
+            d["errors"],
+            serde_json::json!([]),
+            "record {}: {d}",
+            r.seq()
+        );
+        assert_eq!(d["value"], expected(r.seq(), 60), "record {}", r.seq());
+        seqs.push(r.seq());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_value_that_does_not_match_its_json_schema_is_dead_lettered_with_the_instance_path() {
+    let dir = Scratch::new("json-schema-bad");
+    dir.write("event.json", &two_kinds_schema());
+    let topic = unique_topic("acme.json-schema-bad");
+    let dlq = unique_topic("acme.dlq");
+    let format = r#"value_format = { type = "json_schema", schema = "event.json" }"#;
+    let (s, _) = run_ok(&dir, &tenant_config(format, &topic, &dlq));
+    assert_eq!(counter(&s, "events", "delivered"), 20, "{s}");
+    assert_eq!(counter(&s, "events", "failed"), 10, "{s}");
+    assert_eq!(counter(&s, "events", "dead_lettered"), 10, "{s}");
+    let letters = assert_buy_letters(
+        &dlq,
+        &format!(
+            r#"value for topic `{topic}` does not match its JSON Schema: $.kind: "buy" is not one of "click" or "view""#
+        ),
+    );
+
+    let url = registry::url();
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 20);
+    let mut values: Vec<Vec<u8>> = records.iter().map(|r| r.value.clone().unwrap()).collect();
+    // The letters framed with the same id: the independent validator
+    // rejects them too, on `kind`.
+    let frame = values[0][..5].to_vec();
+    values.extend(letters.iter().map(|l| {
+        let mut v = frame.clone();
+        v.extend_from_slice(l.value.as_deref().unwrap());
+        v
+    }));
+    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    let (_, decoded) = registry::decode(&url, None, &refs);
+    for (r, d) in records.iter().zip(&decoded) {
+        assert_eq!(d["errors"], serde_json::json!([]), "{d}");
+        assert_eq!(d["value"], expected(r.seq(), 60), "{d}");
+    }
+    for d in &decoded[20..] {
+        let errors = d["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{d}");
+        assert!(
+            errors[0].as_str().unwrap().contains("'buy' is not one of"),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn plain_json_with_a_schema_is_checked_but_neither_framed_nor_registered() {
+    let dir = Scratch::new("json-checked");
+    dir.write("event.json", &two_kinds_schema());
+    let topic = unique_topic("acme.json-checked");
+    let dlq = unique_topic("acme.dlq");
+    let format = r#"value_format = { type = "json", schema = "event.json" }"#;
+    let (s, _) = run_ok(&dir, &tenant_config(format, &topic, &dlq));
+    assert_eq!(counter(&s, "events", "delivered"), 20, "{s}");
+    assert_eq!(counter(&s, "events", "failed"), 10, "{s}");
+    assert_buy_letters(
+        &dlq,
+        &format!(
+            r#"value for topic `{topic}` does not match its JSON Schema: $.kind: "buy" is not one of "click" or "view""#
+        ),
+    );
+    let records = consume_all(&brokers(), &topic, Duration::from_millis(300)).unwrap();
+    assert_eq!(records.len(), 20);
+    for r in &records {
+        // The bytes datagen made, unframed.
+        let v: serde_json::Value = serde_json::from_slice(r.value.as_deref().unwrap()).unwrap();
+        assert_eq!(v, expected(r.seq(), 60));
+    }
+    let subjects = registry::get(&registry::url(), "/subjects");
+    let subjects: Vec<&str> = subjects
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        !subjects.iter().any(|s| s.contains(topic.as_str())),
+        "{subjects:?}"
+    );
 }

@@ -110,8 +110,15 @@ pub enum Format {
     /// Passed on as it is.
     #[default]
     Bytes,
-    /// Checked to be JSON, passed on as it is.
-    Json,
+    /// Checked to be JSON (and, with `schema`, to match that JSON Schema
+    /// file), passed on as it is: never framed, never registered.
+    Json {
+        #[serde(default)]
+        schema: Option<PathBuf>,
+    },
+    /// JSON checked against a JSON Schema file; with a registry, the schema
+    /// is registered (schemaType JSON) and values are framed.
+    JsonSchema { schema: PathBuf },
     /// Avro, with a schema file; the plugin emits JSON (`input = "json"`,
     /// the default) or Avro binary (`input = "binary"`).
     Avro {
@@ -119,6 +126,9 @@ pub enum Format {
         #[serde(default)]
         input: AvroInput,
     },
+    /// Protobuf, with a `.proto` file and the full name of the message
+    /// (`package.Message`); the plugin emits JSON (protobuf's JSON mapping).
+    Protobuf { schema: PathBuf, message: String },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -355,7 +355,7 @@ subject_strategy = "topic_record_name"
             input: AvroInput::Json
         }
     );
-    assert_eq!(s.key_format, Format::Json);
+    assert_eq!(s.key_format, Format::Json { schema: None });
     assert_eq!(s.subject_strategy, SubjectStrategy::TopicRecordName);
     let r = c.resolved_registry.as_ref().unwrap();
     assert!(r.auto_register && !r.use_latest);
@@ -365,7 +365,7 @@ subject_strategy = "topic_record_name"
     );
     // Redacted wherever it could be printed.
     assert!(!format!("{c:?}").contains("reg-secret-9"));
-    assert_eq!(c.sources[0].key_format, Format::Json);
+    assert_eq!(c.sources[0].key_format, Format::Json { schema: None });
     assert_eq!(c.sources.len(), 1);
     let default = Config::parse(MINIMAL, &path).unwrap();
     assert_eq!(default.sources[0].value_format, Format::Bytes);
@@ -391,6 +391,74 @@ fn a_bad_format_or_registry_table_is_named() {
     let e = Config::load(&path).unwrap_err().to_string();
     assert!(
         e.contains("`use_latest = true` needs `auto_register = false`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn protobuf_formats_name_their_file_and_message() {
+    let text = MINIMAL.to_string()
+        + "value_format = { type = \"protobuf\", schema = \"order.proto\", message = \"shop.Order\" }\n\
+           key_format = { type = \"protobuf\", schema = \"key.proto\", message = \"shop.Key\" }\n";
+    let (_d, path) = setup(&text);
+    let c = Config::load(&path).unwrap();
+    assert_eq!(
+        c.sources[0].value_format,
+        Format::Protobuf {
+            schema: "order.proto".into(),
+            message: "shop.Order".into()
+        }
+    );
+    assert_eq!(
+        c.sources[0].key_format,
+        Format::Protobuf {
+            schema: "key.proto".into(),
+            message: "shop.Key".into()
+        }
+    );
+    let no_message =
+        MINIMAL.to_string() + "value_format = { type = \"protobuf\", schema = \"order.proto\" }\n";
+    let (_d, path) = setup(&no_message);
+    let e = Config::load(&path).unwrap_err().to_string();
+    assert!(e.contains("missing field `message`"), "{e}");
+}
+
+#[test]
+fn record_size_limits_that_disagree_are_named_with_both_values() {
+    let load = |extra_kafka: &str, extra_source: &str| {
+        let text = format!("[kafka]\n{extra_kafka}\n{MINIMAL}{extra_source}\n");
+        let (_d, path) = setup(&text);
+        Config::load(&path).map_err(|e| e.to_string())
+    };
+    // Neither written: unchecked, as before.
+    load("", "").unwrap();
+    let e = load("", "max_record_bytes = \"4MiB\"").unwrap_err();
+    assert!(
+        e.contains("source `gen` (line 8): `max_record_bytes` = 4194304 does not fit the producer's `message.max.bytes` = 1000000 (librdkafka's default) ([kafka] properties) with 512 bytes of record overhead: raise `message.max.bytes` to at least 4194816"),
+        "{e}"
+    );
+    let e = load("properties = { \"message.max.bytes\" = \"1048576\" }", "").unwrap_err();
+    assert!(
+        e.contains("`max_record_bytes` = 1048576 (the default) does not fit the producer's `message.max.bytes` = 1048576 ([kafka] properties)"),
+        "{e}"
+    );
+    load(
+        "properties = { \"message.max.bytes\" = \"5000000\" }",
+        "max_record_bytes = \"4MiB\"",
+    )
+    .unwrap();
+    let e = load(
+        "properties = { \"message.max.bytes\" = \"5000000\" }",
+        "max_record_bytes = \"4MiB\"\ntopic_config = { \"max.message.bytes\" = \"2000000\" }",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("`max_record_bytes` = 4194304 does not fit topic `events`'s `max.message.bytes` = 2000000 (topic_config)"),
+        "{e}"
+    );
+    let e = load("properties = { \"message.max.bytes\" = \"lots\" }", "").unwrap_err();
+    assert!(
+        e.contains("`message.max.bytes` = `lots` is not a number"),
         "{e}"
     );
 }

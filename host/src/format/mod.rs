@@ -1,8 +1,9 @@
 //! Record formats: what the host makes of a source's keys and values before
 //! they are produced. `bytes` passes them on; `json` checks them; `avro`
-//! encodes the plugin's JSON (or checks its Avro binary) and, with a
-//! `[schema_registry]`, frames it in the Confluent wire format (magic byte
-//! 0, the schema id as 4 bytes big-endian, then the Avro binary).
+//! encodes the plugin's JSON (or checks its Avro binary); `protobuf` encodes
+//! the plugin's JSON; `json_schema` checks it against a JSON Schema. With a `[schema_registry]`, values are framed in the
+//! Confluent wire format (magic byte 0, the schema id as 4 bytes big-endian,
+//! for protobuf the message indexes, then the payload).
 //!
 //! Schema ids are resolved once, before a source's first poll, so that
 //! encoding never waits on the registry: a registry that goes away later
@@ -10,6 +11,8 @@
 //! (nothing is produced unframed).
 
 pub mod avro;
+pub mod json_schema;
+pub mod protobuf;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -25,6 +28,8 @@ use crate::producer::RecordSink;
 use crate::producer::dead_letter::Failed;
 use crate::stats::FailureKind;
 use avro::AvroSchema;
+use json_schema::JsonSchema;
+use protobuf::ProtoSchema;
 use registry::{RegistryError, SchemaKind, SchemaRegistry};
 
 /// The wire format's first byte.
@@ -40,8 +45,12 @@ struct Encoder {
 }
 
 enum Kind {
-    Json,
+    /// Plain JSON, checked against a schema if it has one, never framed.
+    Json(Option<Arc<JsonSchema>>),
+    /// JSON Schema: checked, registered, framed.
+    JsonSchema(Arc<JsonSchema>),
     Avro(Arc<AvroSchema>, AvroInput),
+    Protobuf(Arc<ProtoSchema>),
 }
 
 #[derive(Default)]
@@ -88,8 +97,10 @@ impl Codecs {
                             .as_ref()
                             .and_then(|_| subject(k, topic, suffix, source.subject_strategy)),
                         kind: match k {
-                            Kind::Json => Kind::Json,
+                            Kind::Json(s) => Kind::Json(s.clone()),
+                            Kind::JsonSchema(s) => Kind::JsonSchema(s.clone()),
                             Kind::Avro(s, i) => Kind::Avro(s.clone(), *i),
+                            Kind::Protobuf(s) => Kind::Protobuf(s.clone()),
                         },
                         frame: None,
                     })
@@ -233,11 +244,23 @@ fn encode_one(
         buf.extend_from_slice(frame);
     }
     match &e.kind {
-        Kind::Json => {
+        Kind::Json(None) => {
             serde_json::from_slice::<serde::de::IgnoredAny>(input)
                 .map_err(|err| format!("is not JSON: $: {err}"))?;
             // Checked, passed on as it is (plain JSON has no schema id).
             return Ok(false);
+        }
+        Kind::Json(Some(schema)) => {
+            schema
+                .check(input)
+                .map_err(|err| format!("does not match its JSON Schema: {err}"))?;
+            return Ok(false);
+        }
+        Kind::JsonSchema(schema) => {
+            schema
+                .check(input)
+                .map_err(|err| format!("does not match its JSON Schema: {err}"))?;
+            buf.extend_from_slice(input);
         }
         Kind::Avro(schema, AvroInput::Json) => schema
             .encode_json(input, buf)
@@ -247,6 +270,14 @@ fn encode_one(
                 .check_binary(input)
                 .map_err(|err| format!("does not match its Avro schema: {err}"))?;
             buf.extend_from_slice(input);
+        }
+        Kind::Protobuf(schema) => {
+            if e.frame.is_some() {
+                buf.extend_from_slice(&schema.indexes);
+            }
+            schema
+                .encode_json(input, buf)
+                .map_err(|err| format!("does not match its protobuf message: {err}"))?;
         }
     }
     Ok(true)
@@ -305,7 +336,13 @@ fn failed<'a>(
 fn load(format: &Format, base: &Path) -> Result<Option<Kind>> {
     Ok(match format {
         Format::Bytes => None,
-        Format::Json => Some(Kind::Json),
+        Format::Json { schema: None } => Some(Kind::Json(None)),
+        Format::Json {
+            schema: Some(schema),
+        } => Some(Kind::Json(Some(load_json_schema(&base.join(schema))?))),
+        Format::JsonSchema { schema } => {
+            Some(Kind::JsonSchema(load_json_schema(&base.join(schema))?))
+        }
         Format::Avro { schema, input } => {
             let path = base.join(schema);
             let text = std::fs::read_to_string(&path)
@@ -314,18 +351,33 @@ fn load(format: &Format, base: &Path) -> Result<Option<Kind>> {
                 AvroSchema::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             Some(Kind::Avro(Arc::new(parsed), *input))
         }
+        Format::Protobuf { schema, message } => {
+            let parsed =
+                ProtoSchema::load(&base.join(schema), message).map_err(|e| anyhow::anyhow!(e))?;
+            Some(Kind::Protobuf(Arc::new(parsed)))
+        }
     })
+}
+
+fn load_json_schema(path: &Path) -> Result<Arc<JsonSchema>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read JSON Schema {}", path.display()))?;
+    let parsed =
+        JsonSchema::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Arc::new(parsed))
 }
 
 /// The subject a schema is registered under; `None` for a format without
 /// a schema (plain JSON is not registered).
 fn subject(kind: &Kind, topic: &str, suffix: &str, strategy: SubjectStrategy) -> Option<String> {
-    let Kind::Avro(schema, _) = kind else {
-        return None;
+    let full_name = match kind {
+        Kind::Json(_) => return None,
+        Kind::JsonSchema(schema) => schema.title.clone(),
+        Kind::Avro(schema, _) => schema.full_name.clone(),
+        Kind::Protobuf(schema) => Some(schema.full_name.clone()),
     };
     let record = || {
-        schema
-            .full_name
+        full_name
             .clone()
             .unwrap_or_else(|| format!("{topic}-{suffix}"))
     };
@@ -337,22 +389,42 @@ fn subject(kind: &Kind, topic: &str, suffix: &str, strategy: SubjectStrategy) ->
 }
 
 fn lookup(registry: &SchemaRegistry, e: &Encoder, subject: &str) -> Result<u32, RegistryError> {
-    let Kind::Avro(schema, _) = &e.kind else {
-        return Err(RegistryError::Refused(
-            "only Avro schemas are registered".into(),
-        ));
+    let (kind, text) = match &e.kind {
+        Kind::Json(_) => {
+            return Err(RegistryError::Refused(
+                "plain JSON has no schema to register".into(),
+            ));
+        }
+        Kind::JsonSchema(schema) => (SchemaKind::Json, &schema.text),
+        Kind::Avro(schema, _) => (SchemaKind::Avro, &schema.text),
+        Kind::Protobuf(schema) => (SchemaKind::Protobuf, &schema.text),
     };
     if registry.use_latest {
-        let (id, kind, text) = registry.latest(subject)?;
+        let (id, latest_kind, latest) = registry.latest(subject)?;
         // The host encodes with its own schema: the latest must be it.
-        if kind != SchemaKind::Avro
-            || AvroSchema::parse(&text).map(|s| s.canonical()) != Ok(schema.canonical())
-        {
+        if latest_kind != kind || !same_schema(&e.kind, &latest) {
             return Err(RegistryError::Refused(format!(
                 "the latest schema of subject `{subject}` (id {id}) is not the configured one"
             )));
         }
         return Ok(id);
     }
-    registry.id_for(subject, SchemaKind::Avro, &schema.text)
+    registry.id_for(subject, kind, text)
+}
+
+/// True if `registered` is the encoder's schema: Avro by canonical form,
+/// others by their text with whitespace ignored (registries may reformat).
+fn same_schema(kind: &Kind, registered: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    match kind {
+        Kind::Json(_) => false,
+        Kind::JsonSchema(schema) => {
+            serde_json::from_str::<serde_json::Value>(registered).ok()
+                == serde_json::from_str::<serde_json::Value>(&schema.text).ok()
+        }
+        Kind::Avro(schema, _) => {
+            AvroSchema::parse(registered).map(|s| s.canonical()) == Ok(schema.canonical())
+        }
+        Kind::Protobuf(schema) => squeeze(registered) == squeeze(&schema.text),
+    }
 }

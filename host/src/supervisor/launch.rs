@@ -105,7 +105,7 @@ pub fn start(
             topics,
             codecs,
             batch_size: s.batch_size,
-            max_record_bytes: s.max_record_bytes.0,
+            max_record_bytes: s.max_record_bytes.get_ref().0,
             quotas,
             sink: sink.clone(),
             ticket: res.admission.ticket(s.weight),

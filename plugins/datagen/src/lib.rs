@@ -10,7 +10,7 @@
 //! | `value_size` | 100 | value length in bytes (`json`: at least the JSON's length) |
 //! | `key_cardinality` | 1000 | number of distinct keys; 0 = no key |
 //! | `start` | 0 | sequence number of the first record |
-//! | `format` | `bytes` | `bytes` or `json` |
+//! | `format` | `bytes` | `bytes`, `json` or `random` |
 //! | `timestamp` | `now` | `now` (wall clock ms), `none`, or an integer `B` |
 //!
 //! Unknown keys are an error.
@@ -21,6 +21,11 @@
 //!
 //! - **key**: `format!("key-{}", seq % key_cardinality)`; no key if `key_cardinality` is 0.
 //! - **value**, `format = "bytes"`: `value_size` bytes, `value[i] = b'a' + ((seq + i) % 26) as u8`.
+//! - **value**, `format = "random"`: `value_size` bytes of the splitmix64 stream
+//!   seeded with `seq` (state `s = seq`; per 8 bytes `s += 0x9E3779B97F4A7C15`,
+//!   `z = s; z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9; z = (z ^ z >> 27) *
+//!   0x94D049BB133111EB; z ^= z >> 31`, written little-endian, the last word cut
+//!   short): incompressible, different for every record.
 //! - **value**, `format = "json"`: `{"seq":<seq>,"kind":"<k>","pad":"<p>"}` where
 //!   `k = ["click", "view", "buy"][seq % 3]` and `p` is `x` repeated so the value is
 //!   exactly `value_size` bytes long (no padding if it is already as long or longer).
@@ -54,6 +59,7 @@ use streamplug_sdk::{BatchWriter, Config, Poll, Source};
 pub enum Format {
     Bytes,
     Json,
+    Random,
 }
 
 /// `timestamp`.
@@ -113,9 +119,10 @@ impl Params {
         let format = match config.get("format").unwrap_or("bytes") {
             "bytes" => Format::Bytes,
             "json" => Format::Json,
+            "random" => Format::Random,
             other => {
                 return Err(format!(
-                    "config `format`: expected `bytes` or `json` (got {other:?})"
+                    "config `format`: expected `bytes`, `json` or `random` (got {other:?})"
                 ));
             }
         };
@@ -173,6 +180,11 @@ pub fn expected_record(params: &Params, seq: u64) -> ExpectedRecord {
             )
             .into_bytes()
         }
+        Format::Random => {
+            let mut v = Vec::new();
+            random_value(seq, params.value_size, &mut v);
+            v
+        }
     };
     let timestamp = match params.timestamp {
         Timestamp::Base(b) => Some(b.wrapping_add(seq as i64)),
@@ -183,6 +195,22 @@ pub fn expected_record(params: &Params, seq: u64) -> ExpectedRecord {
         value,
         timestamp,
         seq_header: seq.to_string().into_bytes(),
+    }
+}
+
+/// `size` bytes of the splitmix64 stream seeded with `seq`, into `out`
+/// (cleared first).
+pub fn random_value(seq: u64, size: usize, out: &mut Vec<u8>) {
+    out.clear();
+    let mut state = seq;
+    while out.len() < size {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let take = (size - out.len()).min(8);
+        out.extend_from_slice(&z.to_le_bytes()[..take]);
     }
 }
 
@@ -222,6 +250,7 @@ impl Generator {
                 Vec::new(),
             ),
             Format::Json => (Vec::new(), vec![b'x'; params.value_size]),
+            Format::Random => (Vec::new(), Vec::new()),
         };
         let json = Vec::with_capacity(params.value_size.max(64));
         Generator {
@@ -261,6 +290,10 @@ impl Generator {
                 json.extend_from_slice(&self.padding[..pad]);
                 json.extend_from_slice(br#""}"#);
                 json
+            }
+            Format::Random => {
+                random_value(seq, p.value_size, &mut self.json);
+                &self.json
             }
         };
 

@@ -66,6 +66,7 @@ mod config;
 mod ext;
 pub mod log;
 mod records;
+pub mod schema_registry;
 
 pub use config::Config;
 pub use ext::BatchWriterExt;

@@ -447,6 +447,14 @@ fn log_import_names_the_wit_package_version() {
     let log = include_str!("log.rs");
     let import = format!("wasm_import_module = \"streamplug:plugin/log@{version}\"");
     assert!(log.contains(&import), "log.rs must import {import}");
+    let registry = include_str!("schema_registry.rs");
+    let import = format!("wasm_import_module = \"streamplug:plugin/schema-registry@{version}\"");
+    assert!(
+        registry.contains(&import),
+        "schema_registry.rs must import {import}"
+    );
+    // The enum's order is the WIT's: its discriminants cross the boundary.
+    assert!(wit.contains("enum schema-type { avro, protobuf, json }"));
 }
 
 mod testing_driver {
