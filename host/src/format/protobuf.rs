@@ -185,7 +185,12 @@ message Refund { int64 order = 1; }
 "#;
 
     fn schema(message: &str) -> ProtoSchema {
-        let dir = std::env::temp_dir().join(format!("streamplug-proto-{}", std::process::id()));
+        // One directory per call: the tests run in parallel, and a file
+        // rewritten by one while another reads it reads as empty.
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("streamplug-proto-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("order.proto"), ORDER).unwrap();
         ProtoSchema::load(&dir.join("order.proto"), message).unwrap()
