@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use streamplug_tests::langs::{Crash, Running, crash_is_contained, plugin};
-use streamplug_tests::{
-    Scratch, artifacts, brokers, consume_all, counter, read_summary, run_ok, sigterm, spawn_run,
-    unique_topic, wait_for_log, wait_with_limit,
+use streamplug_tests::langs::{
+    Crash, crash_is_contained, plugin, source_resumes_from_its_checkpoint,
 };
+use streamplug_tests::{Scratch, artifacts, brokers, consume_all, counter, run_ok, unique_topic};
 
 const TS_BASE: i64 = 1_700_000_000_000;
 
@@ -160,93 +159,5 @@ fn c_transform_abort_is_contained_and_restarted() {
 /// the next run, and is told what was committed (delivery feedback).
 #[test]
 fn c_source_resumes_from_its_checkpoint_after_a_host_restart() {
-    let dir = Scratch::new("c-counter");
-    let topic = unique_topic("c-counter");
-    let count = 3_000u64;
-    let config = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-
-[checkpoints]
-store = "file"
-dir = "{store}"
-interval_ms = 50
-
-[[source]]
-name = "counter"
-wasm = "{counter}"
-topic = "{topic}"
-[source.config]
-count = "{count}"
-per_poll = "20"
-idle_ms = "25"
-"#,
-        brokers = brokers(),
-        store = dir.path().join("checkpoints").display(),
-        counter = plugin("c-counter"),
-    );
-    let path = dir.write("config.toml", &config);
-    let summary = dir.path().join("summary.json");
-    let mut first = Running(spawn_run(&path, &summary, dir.path()));
-    wait_for_log(dir.path(), "counter: at 1000");
-    sigterm(&first.0);
-    assert!(wait_with_limit(&mut first.0, Duration::from_secs(60)).success());
-    let first_log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
-
-    let mut second = Running(spawn_run(&path, &summary, dir.path()));
-    assert!(wait_with_limit(&mut second.0, Duration::from_secs(120)).success());
-    let second_log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
-    let s = read_summary(&summary);
-    assert_eq!(counter(&s, "counter", "failed"), 0, "{s}");
-
-    let records = consume_all(&brokers(), &topic, Duration::from_millis(500)).expect("consume");
-    let header = |r: &streamplug_tests::Consumed, name: &str| {
-        String::from_utf8(r.header(name).expect(name).to_vec()).expect("utf-8")
-    };
-    // The second run starts where the first one's last checkpoint was.
-    let resumed: Vec<u64> = records
-        .iter()
-        .map(|r| header(r, "resumed-from"))
-        .filter(|h| h != "none")
-        .map(|h| h.parse().expect("a number"))
-        .collect();
-    let at = *resumed
-        .first()
-        .unwrap_or_else(|| panic!("no resumed records: {second_log}"));
-    assert!(resumed.iter().all(|r| *r == at), "one resume point");
-    assert!(at >= 1000 && at < count, "resumed at {at}: {first_log}");
-    assert!(
-        second_log.contains(&format!("counter: resuming at {at}")),
-        "{second_log}"
-    );
-    // A graceful stop commits everything made: nothing twice, nothing lost.
-    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq()).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (0..count).collect::<Vec<_>>());
-    for r in &records {
-        let seq = r.seq();
-        assert_eq!(
-            r.value,
-            Some(seq.to_string().into_bytes()),
-            "value of {seq}"
-        );
-        assert_eq!(r.key, None);
-        let from = header(r, "resumed-from");
-        assert_eq!(from == "none", seq < at, "seq {seq} resumed-from {from}");
-        // Delivery feedback: a committed checkpoint is never ahead of the record made after it.
-        let committed = header(r, "committed");
-        if committed != "none" {
-            let c: u64 = committed.parse().expect("a number");
-            assert!(c <= seq, "seq {seq} was told {c} was committed");
-        }
-    }
-    let told = records
-        .iter()
-        .filter(|r| header(r, "committed") != "none")
-        .count();
-    assert!(
-        told > 0,
-        "the source was never told of a committed checkpoint"
-    );
+    source_resumes_from_its_checkpoint("c-counter");
 }
