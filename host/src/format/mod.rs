@@ -25,7 +25,7 @@ use streamplug_codec::{BatchReader, BatchWriter, RecordRef};
 
 use crate::config::{AvroInput, Format, SourceConfig, SubjectStrategy};
 use crate::producer::RecordSink;
-use crate::producer::dead_letter::Failed;
+use crate::producer::sink::Failed;
 use crate::stats::FailureKind;
 use avro::AvroSchema;
 use json_schema::JsonSchema;

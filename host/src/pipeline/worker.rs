@@ -21,7 +21,7 @@ use crate::format::{Codecs, Resolved};
 use crate::plugin::bindings::{DeliveryReport, PollResult, Polled};
 use crate::plugin::{PartitionerInstance, PluginError, SourceInstance, TransformInstance};
 use crate::producer::admission::Ticket;
-use crate::producer::dead_letter::Failed;
+use crate::producer::sink::Failed;
 use crate::producer::{BatchToken, OpenRun, RecordSink, SharedProducer};
 use crate::stats::{Activity, FailureKind, PluginStats};
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::shared::RecordSink;
+use super::sink::RecordSink;
 
 /// The largest run: a run's room is given back only when all its records
 /// are reported, so runs stay small beside the caps.

@@ -14,12 +14,16 @@ pub mod oauth;
 pub mod reports;
 pub mod settings;
 pub mod shared;
+pub mod sink;
 pub mod statistics;
 pub mod topics;
+pub mod transaction_outcome;
 pub mod transactional;
 
 pub use admission::Admission;
 pub use handover::{BatchToken, OpenRun};
 pub use inflight::InFlight;
-pub use shared::{RecordSink, SharedProducer};
-pub use transactional::{TransactionalProducers, TxnOutcome};
+pub use shared::SharedProducer;
+pub use sink::RecordSink;
+pub use transaction_outcome::TxnOutcome;
+pub use transactional::TransactionalProducers;

@@ -24,7 +24,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 
 use super::connection::ConnectionLog;
-use super::dead_letter::Failed;
+use super::sink::{Failed, is_too_large};
 use super::handover::{failed, observe, settle_reports};
 use super::statistics::{KafkaStats, StatsCell};
 use crate::stats::FailureKind;
@@ -335,7 +335,7 @@ impl<'a> Report<'a> {
                 key: self.key(),
                 value: self.value(),
                 timestamp: self.timestamp(),
-                value_too_large: super::shared::is_too_large(&error),
+                value_too_large: is_too_large(&error),
                 headers: headers.iter().map(|(k, v)| (&**k, *v)),
             };
             let name = self.error_name();

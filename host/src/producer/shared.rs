@@ -12,62 +12,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use streamplug_codec::RecordRef;
 
-use super::admission::Admission;
-use super::dead_letter::{DeadLetterTarget, Failed};
 use super::handover::OpenRun;
-use super::inflight::InFlight;
 use super::reports::{DeliveryRouter, ReportThread};
-use super::transactional::TxnOutcome;
-use crate::checkpoint::CheckpointTracker;
-use crate::stats::{FailureKind, PluginStats};
-
-/// Where delivery reports of one source's records go.
-pub struct RecordSink {
-    pub stats: Arc<PluginStats>,
-    pub in_flight: InFlight,
-    /// The shared window this source's records are admitted through; dead
-    /// letters bypass it (they are queued from delivery reports, which must
-    /// not wait).
-    pub admission: Option<Arc<Admission>>,
-    /// Where this source's failed records go, if its tenant has a topic for them.
-    pub dead_letter: Option<DeadLetterTarget>,
-    /// This sink carries dead letters: outcomes count as dead-lettered, and
-    /// a refused dead letter is not dead-lettered again.
-    pub carries_dead_letters: bool,
-    /// Which of the source's checkpoints Kafka has acknowledged.
-    pub checkpoints: Arc<CheckpointTracker>,
-    /// Set for an exactly-once source: its records count as delivered only
-    /// once their transaction commits.
-    pub transaction: Option<TxnOutcome>,
-}
-
-impl RecordSink {
-    pub fn new(stats: Arc<PluginStats>, in_flight: InFlight) -> Self {
-        Self {
-            stats,
-            in_flight,
-            admission: None,
-            dead_letter: None,
-            carries_dead_letters: false,
-            checkpoints: Arc::default(),
-            transaction: None,
-        }
-    }
-
-    /// Counts a record that will not reach its topic, and dead-letters it if
-    /// the tenant has a dead-letter topic.
-    pub fn reject<'a, H: Iterator<Item = (&'a str, &'a [u8])>>(
-        &self,
-        failed: Failed<'a, H>,
-        kind: FailureKind,
-        cause: &str,
-    ) {
-        self.stats.fail(1, kind, cause);
-        if let Some(dl) = &self.dead_letter {
-            dl.submit(failed, cause);
-        }
-    }
-}
+use super::sink::is_too_large;
 
 /// Why the producer would not take a record.
 #[derive(Debug)]
@@ -75,13 +22,6 @@ pub struct Refused {
     pub cause: String,
     /// The record is over the producer's or broker's size limit.
     pub too_large: bool,
-}
-
-pub(super) fn is_too_large(e: &KafkaError) -> bool {
-    matches!(
-        e,
-        KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
-    )
 }
 
 pub struct SharedProducer {

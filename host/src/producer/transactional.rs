@@ -1,10 +1,9 @@
 //! The producers of exactly-once sources: one transactional producer per
 //! source (a transaction belongs to one producer, and one source's commit
-//! must not wait for another's records), and what a transaction's delivery
-//! reports add up to before it commits or aborts.
+//! must not wait for another's records). What a transaction's delivery
+//! reports add up to is in `transaction_outcome`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,58 +11,11 @@ use anyhow::{Context, Result, anyhow};
 use rdkafka::config::ClientConfig;
 
 use super::settings::ClientSettings;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 
 use super::reports::DeliveryRouter;
 use super::shared::SharedProducer;
-
-/// Delivery reports of the open transaction. A report means the record is
-/// written, not yet visible: only the commit makes it delivered.
-#[derive(Default)]
-pub struct TxnOutcome {
-    acked: AtomicU64,
-    acked_bytes: AtomicU64,
-    /// The first record the broker refused: why the transaction must abort.
-    refused: Mutex<Option<String>>,
-}
-
-impl TxnOutcome {
-    /// From delivery reports: records acknowledged (a run of them).
-    pub(super) fn acked(&self, records: u64, bytes: u64) {
-        self.acked.fetch_add(records, SeqCst);
-        self.acked_bytes.fetch_add(bytes, SeqCst);
-    }
-
-    /// From a delivery report: a record of `topic` failed with `error`.
-    pub(super) fn refused(&self, error: &KafkaError, topic: &str) {
-        match error {
-            // Purged by an abort: the abort has its own cause.
-            KafkaError::MessageProduction(
-                RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight,
-            ) => {}
-            e => {
-                let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-                if refused.is_none() {
-                    *refused = Some(format!("refused by Kafka for topic `{topic}`: {e}"));
-                }
-            }
-        }
-    }
-
-    /// Records and bytes acknowledged since the last call.
-    pub fn take_acked(&self) -> (u64, u64) {
-        (self.acked.swap(0, SeqCst), self.acked_bytes.swap(0, SeqCst))
-    }
-
-    /// Why a record was refused since the last call, if one was.
-    pub fn take_refused(&self) -> Option<String> {
-        self.refused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
-}
 
 /// The transactional producer of each exactly-once source, made on first
 /// use and kept across restarts of its pipeline.

@@ -17,7 +17,7 @@ use crate::pipeline::{
     Backoff, Pipeline, PipelineEnv, PipelineSpec, PluginSpec, Stop, SwapQueue, Transactions,
 };
 use crate::plugin::LoadedPlugin;
-use crate::producer::dead_letter::DeadLetterTarget;
+use crate::producer::sink::DeadLetterTarget;
 use crate::producer::{InFlight, RecordSink, SharedProducer, TxnOutcome};
 
 /// The spec of plugin `name` as `config` defines it, loaded as `plugin`.
