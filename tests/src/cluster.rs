@@ -159,6 +159,20 @@ impl Group {
         std::fs::read_to_string(self.host_dir(host).join("stderr.log")).unwrap_or_default()
     }
 
+    /// Waits until `host`'s log contains `needle`; fails with the log if
+    /// it does not within `limit`.
+    pub fn wait_for_log(&self, host: &str, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log(host).contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{host} did not log {needle:?} within {limit:?}:\n{}",
+                self.log(host)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn summary(&self, host: &str) -> serde_json::Value {
         read_summary(&self.host_dir(host).join("summary.json"))
     }
