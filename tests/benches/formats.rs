@@ -16,7 +16,8 @@
 //!   which every other row includes. (The pipeline itself skips the step for
 //!   `bytes`: it costs nothing there.)
 //! - `json`: the check that the value is JSON (value passed on as it is).
-//! - `json-checked`: `json` with a JSON Schema (`value_format = { type = "json", schema = ... }`): checked, not framed.
+//! - `json-checked`: `json` with a JSON Schema (`{ type = "json", schema =
+//!   ... }`): checked, not framed.
 //! - `json_schema`: checked against the JSON Schema, framed.
 //! - `avro`: the plugin's JSON checked and written as Avro binary, framed.
 //! - `avro-binary`: the plugin's Avro binary checked by decoding it, framed.
@@ -253,7 +254,9 @@ fn cases() -> Result<Vec<Case>> {
             let mut buf = Vec::new();
             let (encoded, bytes_out) = encode_batch(&encoder, &input, &mut buf)
                 .with_context(|| format!("{format} at {size} B"))?;
-            let n = BatchReader::new(&encoded).map_err(|e| anyhow!("{e}"))?.len();
+            let n = BatchReader::new(&encoded)
+                .map_err(|e| anyhow!("{e}"))?
+                .len();
             ensure!(n as usize == BATCH, "{format}: {n} records out of {BATCH}");
             let bytes_in: usize = BatchReader::new(&input)
                 .map_err(|e| anyhow!("{e}"))?

@@ -181,7 +181,10 @@ fn cases_read_back(size: &Value) -> Vec<(String, Value, Vec<streamplug_tests::Co
 fn large_values_smoke_run_gives_the_bare_loop_and_datagen_the_same_random_values() {
     let report = smoke_versus("--large", &[]);
     let sizes = report["sizes"].as_array().expect("no sizes");
-    let bytes: Vec<u64> = sizes.iter().map(|s| s["value_bytes"].as_u64().unwrap()).collect();
+    let bytes: Vec<u64> = sizes
+        .iter()
+        .map(|s| s["value_bytes"].as_u64().unwrap())
+        .collect();
     assert_eq!(bytes, [100 * 1024, 1_000_000]);
     for size in sizes {
         let value_bytes = size["value_bytes"].as_u64().unwrap() as usize;
@@ -208,7 +211,10 @@ fn formats_smoke_run_produces_registry_framed_avro_against_bytes() {
     let registry = streamplug_tests::registry::url();
     let report = smoke_versus("--formats", &[("STREAMPLUG_TEST_REGISTRY", registry)]);
     let sizes = report["sizes"].as_array().expect("no sizes");
-    let bytes: Vec<u64> = sizes.iter().map(|s| s["value_bytes"].as_u64().unwrap()).collect();
+    let bytes: Vec<u64> = sizes
+        .iter()
+        .map(|s| s["value_bytes"].as_u64().unwrap())
+        .collect();
     assert_eq!(bytes, [100, 1024]);
     for size in sizes {
         let value_bytes = size["value_bytes"].as_u64().unwrap() as usize;
@@ -236,7 +242,9 @@ fn formats_smoke_run_produces_registry_framed_avro_against_bytes() {
             if id == "c-avro" {
                 // The size the report states is the size produced.
                 let wire = case["value_bytes_on_wire"].as_u64().expect("wire bytes") as usize;
-                let mid = read.iter().find(|r| r.seq() == size["records"].as_u64().unwrap() / 2);
+                let mid = read
+                    .iter()
+                    .find(|r| r.seq() == size["records"].as_u64().unwrap() / 2);
                 let mid = mid.expect("the record the report sized");
                 assert_eq!(mid.value.as_ref().map(Vec::len), Some(wire));
             }

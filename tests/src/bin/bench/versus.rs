@@ -281,7 +281,8 @@ pub fn main(mode: Mode, args: &[String]) -> Result<()> {
             for (i, v) in variants.iter().enumerate() {
                 let opts = opts_for(v);
                 let what = || format!("{}, {value_bytes} B, round {round}", v.id);
-                let once = || run_case(v.case, value_bytes, records, &opts, &admin, &brokers, round);
+                let once =
+                    || run_case(v.case, value_bytes, records, &opts, &admin, &brokers, round);
                 let run = match once() {
                     Ok(run) => run,
                     Err(e) => {
