@@ -430,7 +430,7 @@ fn markdown_table(report: &Value) -> String {
         let bytes = size["value_bytes"].as_u64().unwrap_or(0);
         let label = match bytes {
             b if b >= 1_000_000 => format!("{:.2} MB", b as f64 / 1e6),
-            b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
+            b if b >= 1024 && b.is_multiple_of(1024) => format!("{} KiB", b / 1024),
             b => format!("{b} B"),
         };
         for case in size["cases"].as_array().unwrap_or(&empty) {
