@@ -389,8 +389,16 @@ pub mod datagen {
     /// `format = "random"`: `size` bytes of the splitmix64 stream seeded
     /// with `seq`, little-endian words, the last one cut short.
     pub fn random_value(seq: u64, size: usize) -> Vec<u8> {
-        let mut state = seq;
         let mut out = Vec::with_capacity(size + 8);
+        random_value_into(seq, size, &mut out);
+        out
+    }
+
+    /// [`random_value`] into `out` (cleared first), so that a loop making
+    /// large values reuses one buffer as datagen does.
+    pub fn random_value_into(seq: u64, size: usize, out: &mut Vec<u8>) {
+        out.clear();
+        let mut state = seq;
         while out.len() < size {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = state;
@@ -399,7 +407,6 @@ pub mod datagen {
             out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
         }
         out.truncate(size);
-        out
     }
 }
 

@@ -35,7 +35,9 @@
 //!
 //! `bench --sweep [OPTIONS]` is a second mode: case (c) over `linger.ms` and
 //! value sizes, for the performance model in `docs/performance.md` (see
-//! `bench/sweep.rs`).
+//! `bench/sweep.rs`). `bench --formats` (case (c) with Avro values against
+//! bytes) and `bench --large` (case (a) against (b) at 100 KiB and 1 MB
+//! values) are interleaved comparisons of their own (see `bench/versus.rs`).
 //!
 //! Every case is a child process, so CPU time and peak RSS come from the
 //! kernel (`wait4`) the same way for all four. Throughput and latency are
@@ -68,10 +70,12 @@ use streamplug_tests::{Scratch, brokers, unique_topic};
 mod bare;
 #[path = "bench/sweep.rs"]
 mod sweep;
+#[path = "bench/versus.rs"]
+mod versus;
 
 use bare::{
-    Knobs, parse_num, percentile, properties_json, source_name, streamplug_config, value_pattern,
-    wall_us,
+    Knobs, Values, parse_num, percentile, properties_json, source_name, streamplug_config,
+    value_pattern, wall_us,
 };
 
 /// Case (a) uses the allocator streamplug uses (see host/src/main.rs), so
@@ -265,6 +269,8 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("--bare-producer") => return bare::bare_producer(&args[1..]),
         Some("--sweep") => return sweep::main(&args[1..]),
+        Some("--formats") => return versus::main(versus::Mode::Formats, &args[1..]),
+        Some("--large") => return versus::main(versus::Mode::Large, &args[1..]),
         _ => {}
     }
     let mut opts = Opts::parse(&args)?;
@@ -509,6 +515,7 @@ fn run_case(
                 .arg(opts.partitions.to_string())
                 .arg(opts.knobs.linger_ms.map_or("-".into(), |l| l.to_string()))
                 .arg(opts.knobs.rate.unwrap_or(0).to_string())
+                .arg(opts.knobs.values.arg())
                 .env("STREAMPLUG_TEST_BROKERS", brokers)
                 .stdout(Stdio::from(out))
                 .stderr(Stdio::from(err))
@@ -533,6 +540,9 @@ fn run_case(
                 case == Case::Pipeline,
                 knobs,
             );
+            if knobs.values == Values::JsonAvro {
+                dir.write("event.avsc", bare::EVENT_AVSC);
+            }
             let config = dir.write("config.toml", &text);
             let out = std::fs::File::create(dir.path().join("stdout.log"))?;
             let err = std::fs::File::create(dir.path().join("stderr.log"))?;

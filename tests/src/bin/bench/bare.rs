@@ -32,7 +32,53 @@ pub struct Knobs {
     pub rate: Option<u64>,
     /// Sources in one host (case (e)); records and rate are split among them.
     pub sources: u32,
+    /// What the values are (`bench --formats` and `--large` vary it).
+    pub values: Values,
 }
+
+/// The values a case produces, and what the host does with them.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub enum Values {
+    /// datagen's `format = "bytes"`: the a–z pattern, passed on as it is.
+    #[default]
+    Pattern,
+    /// datagen's `format = "json"`, passed on as bytes.
+    Json,
+    /// datagen's `format = "json"`, encoded by the host as Avro
+    /// ([`EVENT_AVSC`]) and framed with the id of the schema registry at
+    /// `STREAMPLUG_TEST_REGISTRY`.
+    JsonAvro,
+    /// datagen's `format = "random"`: incompressible, for large values; the
+    /// producer's `message.max.bytes` and the source's `max_record_bytes`
+    /// are raised together to take ~1 MB records.
+    Random,
+}
+
+impl Values {
+    /// As the bare producer takes it.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Values::Pattern => "pattern",
+            Values::Json => "json",
+            Values::JsonAvro => "json-avro",
+            Values::Random => "random",
+        }
+    }
+}
+
+/// The Avro schema of datagen's JSON values (`Values::JsonAvro`), written
+/// beside the config as `event.avsc`.
+pub const EVENT_AVSC: &str = r#"{"type":"record","name":"Event","namespace":"streamplug.bench","fields":[
+  {"name":"seq","type":"long"},
+  {"name":"kind","type":"string"},
+  {"name":"pad","type":"string"}
+]}"#;
+
+/// librdkafka's `message.max.bytes` and the source's `max_record_bytes`
+/// with `Values::Random`: a 1,000,000-byte value with its key and header
+/// fits both, and the broker's default topic limit (1,048,588).
+const LARGE_MESSAGE_MAX_BYTES: u64 = 1_048_576;
+const LARGE_MAX_RECORD_BYTES: u64 = 1_040_000;
 
 /// The config for cases (b), (c) and (e). The bare producer derives its
 /// properties from the same text, so (a) can never drift from streamplug.
@@ -51,6 +97,12 @@ pub fn streamplug_config(
     if let Some(linger) = knobs.linger_ms {
         let _ = writeln!(c, "linger_ms = {linger}");
     }
+    if knobs.values == Values::Random {
+        let _ = writeln!(
+            c,
+            "properties = {{ \"message.max.bytes\" = \"{LARGE_MESSAGE_MAX_BYTES}\" }}"
+        );
+    }
     let sources = u64::from(knobs.sources.max(1));
     for k in 0..sources {
         let name = source_name(k, sources);
@@ -65,6 +117,15 @@ pub fn streamplug_config(
         if pipeline {
             c += "transforms = [\"passthrough\"]\npartitioner = \"keyhash\"\n";
         }
+        match knobs.values {
+            Values::JsonAvro => {
+                c += "value_format = { type = \"avro\", schema = \"event.avsc\" }\n";
+            }
+            Values::Random => {
+                let _ = writeln!(c, "max_record_bytes = \"{LARGE_MAX_RECORD_BYTES}\"");
+            }
+            Values::Pattern | Values::Json => {}
+        }
         // datagen's defaults already give what (a) and (d) are matched to:
         // keys key-0..key-999, a `seq` header, CreateTime = wall clock per poll.
         let _ = write!(
@@ -74,6 +135,11 @@ pub fn streamplug_config(
         if let Some(rate) = knobs.rate {
             let _ = writeln!(c, "rate = {}", rate as f64 / sources as f64);
         }
+        match knobs.values {
+            Values::Json | Values::JsonAvro => c += "format = \"json\"\n",
+            Values::Random => c += "format = \"random\"\n",
+            Values::Pattern => {}
+        }
     }
     if pipeline {
         let _ = write!(
@@ -82,6 +148,13 @@ pub fn streamplug_config(
              [[partitioner]]\nname = \"keyhash\"\nwasm = \"{}\"\n",
             artifacts::TEST_PASSTHROUGH,
             artifacts::KEYHASH_PARTITIONER
+        );
+    }
+    if knobs.values == Values::JsonAvro {
+        let _ = write!(
+            c,
+            "\n[schema_registry]\nurl = \"{}\"\n",
+            streamplug_tests::registry::url()
         );
     }
     c
@@ -180,14 +253,21 @@ impl ProducerContext for Timing {
 /// CreateTime-when-made) with a plain loop: no plugins, no host. Prints a JSON
 /// report on stdout.
 ///
-/// `TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS|-] [RATE]`: with a
-/// `RATE` (records/s) above 0, record `n` is made `n / RATE` seconds after
-/// the first, as datagen paces.
+/// `TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS|-] [RATE] [VALUES]`:
+/// with a `RATE` (records/s) above 0, record `n` is made `n / RATE` seconds
+/// after the first, as datagen paces. `VALUES` is `pattern` (datagen's
+/// `bytes`, the default) or `random` (datagen's `random`, made per record
+/// into one reused buffer, as datagen makes them).
 pub fn bare_producer(args: &[String]) -> Result<()> {
-    let usage = "usage: --bare-producer TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS|-] [RATE]";
+    let usage = "usage: --bare-producer TOPIC RECORDS VALUE_BYTES PARTITIONS [LINGER_MS|-] [RATE] [pattern|random]";
     let (topic, records, value_bytes, partitions, rest) = match args {
-        [t, r, v, p, rest @ ..] if rest.len() <= 2 => (t, r, v, p, rest),
+        [t, r, v, p, rest @ ..] if rest.len() <= 3 => (t, r, v, p, rest),
         _ => bail!(usage),
+    };
+    let values = match rest.get(2).map(String::as_str) {
+        None | Some("pattern") => Values::Pattern,
+        Some("random") => Values::Random,
+        Some(other) => bail!("VALUES {other:?}: the bare loop makes `pattern` or `random` values"),
     };
     let linger = match rest.first().map(String::as_str) {
         None | Some("-") => None,
@@ -199,6 +279,7 @@ pub fn bare_producer(args: &[String]) -> Result<()> {
     };
     let knobs = Knobs {
         linger_ms: linger,
+        values,
         ..Knobs::default()
     };
     let records: u64 = parse_num(records, "RECORDS")?;
@@ -255,7 +336,12 @@ pub fn bare_producer(args: &[String]) -> Result<()> {
         .fetch_metadata(Some(topic), Duration::from_secs(30))
         .context("metadata for the topic")?;
 
-    let pattern = value_pattern(value_bytes);
+    let pattern = if values == Values::Random {
+        Vec::new()
+    } else {
+        value_pattern(value_bytes)
+    };
+    let mut random = Vec::with_capacity(value_bytes + 8);
     let mut key = String::with_capacity(16);
     let mut seq_text = String::with_capacity(20);
     let started = Instant::now();
@@ -267,8 +353,13 @@ pub fn bare_producer(args: &[String]) -> Result<()> {
         let _ = write!(key, "key-{}", seq % KEY_CARDINALITY);
         seq_text.clear();
         let _ = write!(seq_text, "{seq}");
-        let from = (seq % 26) as usize;
-        let value = &pattern[from..from + value_bytes];
+        let value: &[u8] = if values == Values::Random {
+            streamplug_tests::datagen::random_value_into(seq, value_bytes, &mut random);
+            &random
+        } else {
+            let from = (seq % 26) as usize;
+            &pattern[from..from + value_bytes]
+        };
         let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
             key: "seq",
             value: Some(seq_text.as_bytes()),
