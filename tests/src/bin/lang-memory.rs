@@ -27,8 +27,11 @@ const BATCH: u32 = 1024;
 /// High enough that no plugin is stopped: the point is to see how far it goes.
 const LIMIT: u64 = 2 << 30;
 
+/// A plugin's config table.
+type Settings = Vec<(&'static str, &'static str)>;
+
 /// (row name, example or test plugin, config)
-fn plugins() -> Vec<(&'static str, String, Vec<(&'static str, &'static str)>)> {
+fn plugins() -> Vec<(&'static str, String, Settings)> {
     let route = vec![
         ("route_field", "kind"),
         ("routes", "buy=buys,view=views"),
