@@ -17,6 +17,7 @@ examples=(
     "python-raise-on-call python transform sdk-python/tests/plugins/raise_on_call.py"
     "js-route js transform sdk-js/examples/route/app.js"
     "js-throw-on-call js transform sdk-js/tests/plugins/throw_on_call.js"
+    "js-drop-all js transform sdk-js/tests/plugins/drop_all.js"
     "go-partition-by-field go partitioner sdk-go/examples/partition_by_field/main.go"
     "go-panic-on-call go partitioner sdk-go/tests/plugins/panic_on_call/main.go"
     "go-passthrough go transform sdk-go/tests/plugins/passthrough/main.go"

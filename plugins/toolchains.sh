@@ -10,12 +10,16 @@
 #      ~/.cache/streamplug/python-componentize-py-<version>.
 #   js: @bytecodealliance/componentize-js (npm, pinned; it brings rolldown)
 #      under ~/.cache/streamplug/js-componentize-<version>.
-#   go: a Go toolchain of 1.24 or later on PATH (or /usr/local/go/bin), which
-#      builds wasm32-wasip1 reactors with //go:wasmexport; not installed
-#      here: it is the machine's Go. And streamplug-guest-tools, as for C.
+#   go: the Go on PATH if it is 1.24 or later (//go:wasmexport); otherwise
+#      Go 1.26.8 from the Go module proxy (golang.org/toolchain, fetched with
+#      Debian's golang-1.19-go) into ~/.cache/streamplug/go-1.26.8.
+#      And streamplug-guest-tools, as for C.
+#   go-test: go, and wazero (Go module proxy, pinned) under
+#      ~/.cache/streamplug/wazero-<version>: the WebAssembly runtime in which
+#      plugins/sdk-go/test.sh runs the SDK's wasip1-only tests.
 #
 # Prints nothing on stdout but, with --print-env, the variables a build script
-# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS, STREAMPLUG_COMPONENTIZE_PY, STREAMPLUG_JS_BIN, STREAMPLUG_GO.
+# evaluates: STREAMPLUG_CLANG, STREAMPLUG_GUEST_TOOLS, STREAMPLUG_COMPONENTIZE_PY, STREAMPLUG_JS_BIN, STREAMPLUG_GO, STREAMPLUG_WAZERO.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,8 +31,8 @@ langs=()
 for arg in "$@"; do
     case "$arg" in
         --print-env) print_env=1 ;;
-        c|python|js|go|all) langs+=("$arg") ;;
-        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, python, js, go, all)" >&2; exit 2 ;;
+        c|python|js|go|go-test|all) langs+=("$arg") ;;
+        *) echo "toolchains.sh: unknown language \`$arg\` (known: c, python, js, go, go-test, all)" >&2; exit 2 ;;
     esac
 done
 [ ${#langs[@]} -eq 0 ] && langs=(all)
@@ -121,23 +125,77 @@ js_toolchain() {
     fi
 }
 
-go_toolchain() {
-    local go
-    go="$(command -v go || true)"
-    [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
-    if [ -z "$go" ]; then
-        echo "toolchains.sh: Go plugins need Go 1.24 or later (https://go.dev/dl/) on PATH" >&2
+# The Go that builds Go plugins when the machine has none of 1.24 or later
+# on PATH: the machine image's version, so that every machine builds alike.
+GO_VERSION=1.26.8
+# Debian's own Go (bookworm: 1.19) is too old for //go:wasmexport, but it is
+# a Go module client: it fetches the toolchain module that the go command
+# itself downloads when it switches toolchains (golang.org/toolchain, a zip of
+# a whole GOROOT), checked against the Go checksum database, from the
+# machine's Go module proxy.
+GO_BOOTSTRAP=golang-1.19-go
+GO_BOOTSTRAP_BIN=/usr/lib/go-1.19/bin/go
+
+# The minor version of a Go binary ("" when it does not run).
+go_minor() {
+    "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p'
+}
+
+install_go() {
+    local dest="$1" arch
+    case "$(uname -m)" in
+        x86_64) arch=amd64 ;;
+        aarch64 | arm64) arch=arm64 ;;
+        *) echo "toolchains.sh: no Go toolchain module for $(uname -m)" >&2; exit 1 ;;
+    esac
+    [ -x "$GO_BOOTSTRAP_BIN" ] || apt_install "$GO_BOOTSTRAP"
+    local module="golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-$arch"
+    echo "toolchains.sh: installing Go $GO_VERSION (the Go module $module)" >&2
+    local tmp dir
+    tmp="$(mktemp -d "$cache/go-download-XXXXXX")"
+    # A module cache of its own, writable so that it can be moved and removed.
+    dir="$(cd "$tmp" && env GOMODCACHE="$tmp/mod" GOPATH="$tmp/gopath" GOFLAGS=-modcacherw \
+        GO111MODULE=on "$GO_BOOTSTRAP_BIN" mod download -json "$module" |
+        sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+    if [ -z "$dir" ] || [ ! -f "$dir/bin/go" ]; then
+        rm -rf "$tmp"
+        echo "toolchains.sh: downloading $module gave no Go toolchain" >&2
         exit 1
     fi
+    # Module zips keep no file modes: the go command marks these executable too.
+    chmod +x "$dir/bin/"* "$dir/pkg/tool/"*/*
+    rm -rf "$dest"
+    mv "$dir" "$dest"
+    rm -rf "$tmp"
+}
+
+go_toolchain() {
     local minor
-    minor="$("$go" env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+    go="$(command -v go || true)"
+    minor=""
+    [ -n "$go" ] && minor="$(go_minor "$go")"
     if [ -z "$minor" ] || [ "$minor" -lt 24 ]; then
-        echo "toolchains.sh: Go plugins need Go 1.24 or later (//go:wasmexport); $go is $("$go" env GOVERSION)" >&2
-        exit 1
+        # None, or too old for //go:wasmexport: the project's own copy.
+        go="$cache/go-$GO_VERSION/bin/go"
+        [ -n "$(go_minor "$go")" ] || install_go "$cache/go-$GO_VERSION"
     fi
     guest_tools
     if [ $print_env -eq 1 ]; then
         echo "STREAMPLUG_GO=$go"
+    fi
+}
+
+WAZERO_VERSION=v1.12.0
+
+wazero_tool() {
+    local dir="$cache/wazero-$WAZERO_VERSION"
+    if [ ! -x "$dir/wazero" ]; then
+        echo "toolchains.sh: installing wazero $WAZERO_VERSION (Go module proxy)" >&2
+        GOBIN="$dir" GOFLAGS= GOTOOLCHAIN=local \
+            "$go" install "github.com/tetratelabs/wazero/cmd/wazero@$WAZERO_VERSION" >&2
+    fi
+    if [ $print_env -eq 1 ]; then
+        echo "STREAMPLUG_WAZERO=$dir/wazero"
     fi
 }
 
@@ -147,6 +205,7 @@ for lang in "${langs[@]}"; do
         python) python_toolchain ;;
         js) js_toolchain ;;
         go) go_toolchain ;;
+        go-test) go_toolchain; wazero_tool ;;
         all) c_toolchain; python_toolchain; js_toolchain; go_toolchain ;;
     esac
 done

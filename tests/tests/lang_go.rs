@@ -15,7 +15,8 @@ const TS_BASE: i64 = 1_700_000_000_000;
 
 /// The SDK's own unit tests (`go test`): the encoding against
 /// `wit/ENCODING.md`'s example and the Rust codec's shared vectors, config
-/// access; and `go vet` of the wasip1 bindings.
+/// access, natively and as wasip1 modules in wazero, where the canonical ABI
+/// glue of each world is tested too; and `go vet` of the wasip1 bindings.
 #[test]
 fn go_sdk_unit_tests_pass() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk-go/test.sh");
