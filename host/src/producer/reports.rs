@@ -24,8 +24,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 
 use super::connection::ConnectionLog;
-use super::sink::{Failed, is_too_large};
 use super::handover::{failed, observe, settle_reports};
+use super::sink::{Failed, is_too_large};
 use super::statistics::{KafkaStats, StatsCell};
 use crate::stats::FailureKind;
 
