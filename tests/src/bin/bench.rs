@@ -252,8 +252,8 @@ impl Opts {
     }
 }
 
-fn print_usage() {
-    let doc = include_str!("bench.rs");
+/// Prints the usage block (the ```text fence) of a mode's module docs.
+fn print_usage_of(doc: &str) {
     let usage: Vec<&str> = doc
         .lines()
         .skip_while(|l| !l.contains("```text"))
@@ -262,6 +262,10 @@ fn print_usage() {
         .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
         .collect();
     println!("{}", usage.join("\n"));
+}
+
+fn print_usage() {
+    print_usage_of(include_str!("bench.rs"));
 }
 
 fn main() -> Result<()> {

@@ -59,7 +59,7 @@ use streamplug_tests::{Scratch, artifacts, brokers, unique_topic};
 
 use super::{
     Case, Knobs, MIB, Opts, create_topic, delete_topic, fmt_opt, git_commit, median_of, parse_num,
-    percentile, run_case, size_label, streamplug_build, thousands, xml_escape,
+    percentile, print_usage_of, run_case, size_label, streamplug_build, thousands, xml_escape,
 };
 
 /// (value bytes, linger.ms, kind of run) and that point's runs, one a round.
@@ -165,15 +165,7 @@ impl SweepOpts {
 }
 
 fn print_usage() {
-    let doc = include_str!("sweep.rs");
-    let usage: Vec<&str> = doc
-        .lines()
-        .skip_while(|l| !l.contains("```text"))
-        .skip(1)
-        .take_while(|l| !l.contains("```"))
-        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
-        .collect();
-    println!("{}", usage.join("\n"));
+    print_usage_of(include_str!("sweep.rs"));
 }
 
 fn loadavg() -> Value {

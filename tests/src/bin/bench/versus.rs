@@ -42,8 +42,8 @@ use streamplug_tests::{Scratch, brokers, unique_topic};
 use super::bare::EVENT_AVSC;
 
 use super::{
-    Case, Knobs, METRICS, MIB, Opts, Values, git_commit, median, median_of, parse_num, run_case,
-    spread_pct, streamplug_build, thousands,
+    Case, Knobs, METRICS, MIB, Opts, Values, git_commit, median, median_of, parse_num,
+    print_usage_of, run_case, spread_pct, streamplug_build, thousands,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -205,15 +205,7 @@ impl VersusOpts {
 }
 
 fn print_usage() {
-    let doc = include_str!("versus.rs");
-    let usage: Vec<&str> = doc
-        .lines()
-        .skip_while(|l| !l.contains("```text"))
-        .skip(1)
-        .take_while(|l| !l.contains("```"))
-        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
-        .collect();
-    println!("{}", usage.join("\n"));
+    print_usage_of(include_str!("versus.rs"));
 }
 
 pub fn main(mode: Mode, args: &[String]) -> Result<()> {
