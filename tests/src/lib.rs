@@ -369,6 +369,18 @@ pub fn java_partition(key: &[u8], partitions: u32) -> i32 {
     ((java_murmur2(key) & 0x7fff_ffff) as u32 % partitions) as i32
 }
 
+/// Writes a bench's results file (pretty JSON, its folder made if missing)
+/// and says where it went.
+pub fn write_report(out: &Path, report: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("written to {}", out.display());
+    Ok(())
+}
+
 /// The records `plugins/datagen` makes for sequence number `seq` (see its
 /// README): the formulas, restated here so the tests can check every byte.
 pub mod datagen {

@@ -157,12 +157,7 @@ fn parent(o: &Options) -> Result<()> {
         "loadavg_end": streamplug_tests::loadavg(),
         "scenarios": scenarios,
     });
-    if let Some(dir) = o.out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&o.out, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("cannot write {}", o.out.display()))?;
-    println!("written to {}", o.out.display());
+    streamplug_tests::write_report(&o.out, &report)?;
     Ok(())
 }
 

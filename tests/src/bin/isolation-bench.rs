@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
@@ -116,12 +116,7 @@ fn main() -> Result<()> {
         "isolation": rows,
         "quota": { "records_per_second": QUOTA, "seconds": QUOTA_SECONDS, "delivered": delivered, "ratio_to_r_times_t": accuracy },
     });
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    println!("written to {}", out.display());
+    streamplug_tests::write_report(&out, &report)?;
     Ok(())
 }
 

@@ -96,12 +96,7 @@ fn main() -> Result<()> {
         "loadavg": streamplug_tests::loadavg(),
         "results": rows,
     });
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    println!("written to {}", out.display());
+    streamplug_tests::write_report(&out, &report)?;
     Ok(())
 }
 

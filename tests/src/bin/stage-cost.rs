@@ -250,12 +250,7 @@ fn main() -> Result<()> {
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "results": rows,
     });
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    println!("written to {}", out.display());
+    streamplug_tests::write_report(&out, &report)?;
     Ok(())
 }
 

@@ -145,12 +145,7 @@ fn main() -> Result<()> {
             "ratio": ratio,
         },
     });
-    if let Some(d) = out.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    println!("written to {}", out.display());
+    streamplug_tests::write_report(&out, &report)?;
     Ok(())
 }
 
